@@ -1,0 +1,63 @@
+"""The database, bound late: `bind_database(settings)` picks SQLite (WAL) or PostgreSQL from the URL."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from config import Section
+
+db = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def open_database(url: str, pool_size: int = 10) -> peewee.Database:
+    """A peewee database for `sqlite:///path` or `postgresql://user@host:port/name`."""
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
+        if path != ":memory:":
+            path = "/" + path.lstrip("/") if url.startswith("sqlite:////") else path
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    parsed = urlparse(url)
+    return PooledPostgresqlDatabase(
+        parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
+        host=parsed.hostname, port=parsed.port or 5432, max_connections=pool_size, stale_timeout=300,
+        timeout=10)
+
+
+def bind_database(settings: Section) -> peewee.Database:
+    """Point the models at the configured database (idempotent for the same URL)."""
+    database = open_database(settings.database.url, settings.performance.db_pool_size)
+    db.initialize(database)
+    return database
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text: the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
