@@ -1,0 +1,46 @@
+"""`python -m scheduler`: the Procfile's scheduler process. Stops cleanly on SIGTERM / SIGINT."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import redis
+
+from config import load_settings
+from scheduler.jobs import periodic_jobs
+from scheduler.runner import PeriodicScheduler
+from workers.redis_client import redis_client, wait_for_redis
+
+log = logging.getLogger("mcps.scheduler")
+
+REDIS_START_TIMEOUT_S = 30.0
+
+
+def main() -> int:
+    settings = load_settings()
+    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
+
+    # A Redis call must not outlive the leader's trust in its lock (a third of the TTL).
+    timeout_s = settings.scheduler.leader_ttl_ms / 1000 / 3
+    client = redis_client(settings, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    redis_location = settings.redis.url.split("@")[-1]
+    try:
+        wait_for_redis(client, REDIS_START_TIMEOUT_S)  # under honcho, Redis may start a moment later
+    except (redis.RedisError, OSError) as error:
+        log.error("event=scheduler.redis_unreachable redis=%s error=%r", redis_location, str(error))
+        return 1
+
+    scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: scheduler.stop())
+    log.info("event=scheduler.started id=%s redis=%s jobs=%s", scheduler.id, redis_location,
+             ",".join(scheduler.job_names))
+    scheduler.run()
+    log.info("event=scheduler.stopped id=%s", scheduler.id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
