@@ -1,0 +1,103 @@
+"""Fixtures that run real worker processes (the Dramatiq CLI, as in the Procfile) for a test."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from models import Tool
+from workers import registry
+from workers.jobs import Job, JobClient
+from workers.main import build_broker
+from workers.redis_client import redis_client
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVERS = ROOT / "tests" / "servers"
+
+
+def settings_environ(settings) -> dict:
+    """The environment that makes a child process load the same settings as the test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPS_")}
+    env.update({
+        "MCPS_APP__ENV": settings.app.env, "MCPS_APP__DATA_DIR": settings.app.data_dir,
+        "MCPS_REDIS__NAMESPACE": settings.redis.namespace, "REDIS_URL": settings.redis.url,
+        "DATABASE_URL": settings.database.url, "MCPS_MCP__WORKER__PROCESSES": "1",
+        "MCPS_MCP__WORKER__THREADS": "8", "PYTHONPATH": str(ROOT),
+        "MCPS_MCP__TOOLS__RESTART_BACKOFF_S": str(settings.mcp.tools.restart_backoff_s),
+    })
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, settings):
+        self.settings = settings
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", "1", "--threads", "8"],
+            cwd=ROOT, env=settings_environ(settings), start_new_session=True)
+        self.redis = redis_client(settings)
+
+    def worker_ids(self) -> set[str]:
+        """Ids of the live workers forked by this process (dramatiq forks one child per process)."""
+        pids = {child.pid for child in psutil.Process(self.process.pid).children()}
+        return {w["id"] for w in registry.live_workers(self.redis, self.settings) if w["pid"] in pids}
+
+    def wait_ready(self, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ids = self.worker_ids()
+            if ids:
+                return next(iter(ids))
+            if self.process.poll() is not None:
+                raise RuntimeError("worker exited at start-up")
+            time.sleep(0.05)
+        raise TimeoutError("worker did not come up")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def start_worker(settings, database):
+    workers = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(settings)
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def jobs(settings):
+    client = redis_client(settings)
+    return JobClient(build_broker(settings, client), client, settings)
+
+
+@pytest.fixture
+def run_job(jobs):
+    """Submit a job and wait for its result event, as the API does."""
+    def run(kind, tool_id=None, timeout=30, **args):
+        job = Job(kind=kind, tool_id=tool_id, args=args)
+        queue = jobs.submit(job)
+        return jobs.wait(job.id, timeout)
+    return run
+
+
+def make_stdio_tool(name: str, script: str, **fields) -> Tool:
+    return Tool.create(name=name, transport="stdio", command=sys.executable, args=[str(SERVERS / script)], **fields)

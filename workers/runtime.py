@@ -1,0 +1,246 @@
+"""The worker process's runtime: its id and queue, the asyncio loop holding the tools' MCP sessions,
+and the heartbeat that renews its leases, publishes live stats, takes over orphaned tools and reaps
+dead workers.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+import dramatiq
+import psutil
+
+from config import Section
+from models import LogEntry, Tool, utcnow
+from workers import reaper, registry
+from workers.bookkeeping import Bookkeeper
+from workers.leases import ToolOwnerLease
+from workers.redis_client import key, redis_client
+from workers.tool_session import ToolSession
+
+log = logging.getLogger("mcps.worker")
+REMEMBERED_CANCELS = 10000
+
+
+def tool_config(tool: Tool) -> dict:
+    """What a session needs of a tool row (secrets decrypted), detached from the database."""
+    return {name: getattr(tool, name) for name in (
+        "id", "name", "transport", "command", "args", "env", "cwd", "url", "headers", "restart_on_failure",
+        "max_restart_attempts", "call_timeout_s", "memory_limit_mb", "auto_start")}
+
+
+def live_key(settings: Section, tool_id: int) -> str:
+    return key(settings, "tool", tool_id, "live")
+
+
+class WorkerRuntime:
+    def __init__(self, settings: Section, broker: dramatiq.Broker):
+        self.settings = settings
+        self.broker = broker
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.queue = registry.worker_queue(self.id)
+        self.redis = redis_client(settings)
+        self.leases = ToolOwnerLease(self.redis, settings)
+        self.run_dir = Path(settings.app.data_dir) / "run" / self.id
+        self.sessions: dict[int, ToolSession] = {}
+        self.bookkeeper = Bookkeeper()
+        self.loop = asyncio.new_event_loop()
+        self.running_jobs: dict[str, concurrent.futures.Future] = {}
+        self.cancelled: OrderedDict[str, None] = OrderedDict()
+        self.started_at = time.time()
+        self._stopping = threading.Event()
+        self._processes: dict[int, psutil.Process] = {}
+        self._loop_thread = threading.Thread(target=self.loop.run_forever, name="mcp-loop", daemon=True)
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat_forever, name="heartbeat", daemon=True)
+
+    # -- process lifetime -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.bookkeeper.start()
+        self._loop_thread.start()
+        self._beat()
+        self.broker.declare_queue(self.queue)
+        self._reap_dead_workers()
+        self._auto_start_if_first()
+        self._heartbeat_thread.start()
+        log.info("event=worker.started worker=%s queue=%s", self.id, self.queue)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        stops = [self.stop_tool_local(tool_id, desired=None) for tool_id in list(self.sessions)]
+        log.info("event=worker.stopping worker=%s tools=%d", self.id, len(stops))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.bookkeeper.stop()
+        self.redis.delete(registry.worker_key(self.settings, self.id))
+        registry.forget(self.redis, self.settings, self.id)
+        reaper.drop_queue(self.redis, self.broker, self.id)
+
+    def on_loop(self, coro, timeout: float | None = None):
+        """Run `coro` on the MCP loop from a worker thread and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # -- tools owned here -------------------------------------------------------------------------
+
+    def start_tool_local(self, tool: Tool) -> dict:
+        """Claim the tool and start (or keep) its session here; returns its state once settled."""
+        if not self.leases.claim(tool.id, self.id):
+            raise OwnedElsewhere(self.leases.owner(tool.id))
+        session = self.sessions.get(tool.id)
+        if session is None or session.done:
+            session = ToolSession(tool_config(tool), self.run_dir, self.settings,
+                                  report=self._reporter(tool.id), log_line=self._logger(tool.id))
+            self.sessions[tool.id] = session
+        self.on_loop(self._ensure_started(session))
+        status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s))
+        self.bookkeeper.flush()
+        return {**session.snapshot(), "status": status, "owner_worker": self.id}
+
+    async def _ensure_started(self, session: ToolSession) -> None:
+        session.ensure_started()
+
+    def stop_tool_local(self, tool_id: int, desired: str | None = "stopped") -> bool:
+        session = self.sessions.pop(tool_id, None)
+        if session is not None:
+            self.on_loop(session.stop())
+        self.leases.release(tool_id, self.id)
+        self._processes.pop(tool_id, None)
+        self.redis.delete(live_key(self.settings, tool_id))
+        self.bookkeeper.write(lambda: Tool.update(owner_worker=None, updated_at=utcnow()).where(
+            (Tool.id == tool_id) & (Tool.owner_worker == self.id)).execute())
+        self.bookkeeper.flush()
+        return session is not None
+
+    def _reporter(self, tool_id: int):
+        def report(**fields):
+            if "started_at" in fields and isinstance(fields["started_at"], float):
+                fields["started_at"] = _utc(fields["started_at"])
+            fields.setdefault("owner_worker", self.id)
+            fields["updated_at"] = utcnow()
+            self.bookkeeper.write(lambda: Tool.update(**fields).where(Tool.id == tool_id).execute())
+        return report
+
+    def _logger(self, tool_id: int):
+        def log_line(level: str, source: str, message: str):
+            self.bookkeeper.write(lambda: LogEntry.create(
+                category="mcp", level=level, tool_id=tool_id, source=source, message=message[:10000]))
+        return log_line
+
+    # -- cancellation -----------------------------------------------------------------------------
+
+    def cancel_local(self, job_id: str) -> bool:
+        future = self.running_jobs.get(job_id)
+        if future is not None:
+            return future.cancel()
+        self.cancelled[job_id] = None
+        while len(self.cancelled) > REMEMBERED_CANCELS:
+            self.cancelled.popitem(last=False)
+        return False
+
+    def is_cancelled(self, job_id: str, check_redis: bool) -> bool:
+        if job_id in self.cancelled:
+            return True
+        return check_redis and bool(self.redis.exists(key(self.settings, "job", job_id, "cancel")))
+
+    # -- heartbeat and supervision ----------------------------------------------------------------
+
+    def _heartbeat_forever(self) -> None:
+        interval = self.settings.mcp.worker.heartbeat_ms / 1000
+        while not self._stopping.wait(interval):
+            try:
+                self._beat()
+                self._reap_dead_workers()
+                self._take_over_orphans()
+            except Exception:  # Redis or the database restarting: try again next beat
+                log.exception("event=worker.heartbeat_failed worker=%s", self.id)
+
+    def _beat(self) -> None:
+        owned = list(self.sessions)
+        pipe = self.redis.pipeline(transaction=False)
+        registry.beat(pipe, self.settings, {"id": self.id, "pid": os.getpid(), "host": socket.gethostname(),
+                                            "queue": self.queue, "started_at": self.started_at, "tools": owned})
+        for tool_id in owned:
+            stats = self._live_stats(tool_id)
+            pipe.set(live_key(self.settings, tool_id), json.dumps(stats), px=self.settings.mcp.worker.lease_ttl_ms)
+        pipe.execute()
+        if owned and self.leases.renew(owned, self.id) < len(owned):
+            for tool_id in owned:
+                if self.leases.owner(tool_id) != self.id:
+                    log.warning("event=tool.lease_lost tool=%s worker=%s", tool_id, self.id)
+                    self.stop_tool_local(tool_id, desired=None)
+
+    def _live_stats(self, tool_id: int) -> dict:
+        session = self.sessions.get(tool_id)
+        stats = {"worker": self.id, **(session.snapshot() if session else {})}
+        pid = session.pid if session else None
+        if not pid:
+            return stats
+        try:
+            process = self._processes.get(tool_id)
+            if process is None or process.pid != pid:
+                process = self._processes[tool_id] = psutil.Process(pid)
+            tree = [process, *process.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in tree)
+            stats.update(memory_mb=round(rss / 2**20, 1), cpu_percent=process.cpu_percent(None),
+                         uptime_s=round(time.time() - process.create_time(), 1), processes=len(tree))
+            limit = session.tool.get("memory_limit_mb")
+            if limit and rss > limit * 2**20:
+                session.log_line("ERROR", "lifecycle", f"memory {rss / 2**20:.0f} MB over limit {limit} MB: killed")
+                process.kill()
+        except psutil.Error:
+            pass
+        return stats
+
+    def _reap_dead_workers(self) -> None:
+        for worker_id in registry.known_worker_ids(self.redis, self.settings) - {self.id}:
+            if not registry.is_alive(self.redis, self.settings, worker_id):
+                reaper.reap(self.redis, self.broker, self.settings, worker_id, self._record_lost_job)
+
+    def _record_lost_job(self, job: dict, event: dict) -> None:
+        from workers.actors import record_outcome  # late: actors import this module
+        record_outcome(self, job, event, started=None)
+
+    def _take_over_orphans(self) -> None:
+        wanted = [t.id for t in Tool.select(Tool.id).where(Tool.desired_state == "running")]
+        if not wanted:
+            return
+        owners = self.redis.mget([key(self.settings, "tool", t, "owner") for t in wanted])
+        for tool_id, owner in zip(wanted, owners):
+            if owner is None and tool_id not in self.sessions and self.leases.claim(tool_id, self.id):
+                tool = Tool.get_or_none(Tool.id == tool_id)
+                if tool is None or tool.desired_state != "running":
+                    self.leases.release(tool_id, self.id)
+                    continue
+                log.warning("event=tool.takeover tool=%s worker=%s", tool.name, self.id)
+                self._logger(tool_id)("WARNING", "lifecycle", f"taken over by worker {self.id}")
+                threading.Thread(target=self._start_quietly, args=(tool,), daemon=True).start()
+
+    def _start_quietly(self, tool: Tool) -> None:
+        try:
+            self.start_tool_local(tool)
+        except Exception:
+            log.exception("event=tool.takeover_failed tool=%s", tool.name)
+
+    def _auto_start_if_first(self) -> None:
+        others = [w for w in registry.live_workers(self.redis, self.settings) if w["id"] != self.id]
+        if not others:
+            Tool.update(desired_state="running").where(Tool.auto_start == True).execute()  # noqa: E712
+
+
+class OwnedElsewhere(Exception):
+    def __init__(self, owner: str | None):
+        super().__init__(f"tool is owned by worker {owner}")
+        self.owner = owner
+
+
+def _utc(epoch: float):
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)

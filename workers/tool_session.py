@@ -1,0 +1,272 @@
+"""One managed MCP server inside its owning worker: connect, serve requests, supervise, restart.
+
+Runs on the worker's asyncio loop. `run()` is the supervision task: it opens the MCP `Client` (era
+negotiated in `auto` mode: `server/discover`, falling back to `initialize`), reports RUNNING, then waits
+for a stop request or for the connection to end; on a crash it restarts with exponential back-off up to
+`max_restart_attempts` consecutive failures, then settles in ERROR with the stderr tail as last_error.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import mcp_types
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
+
+log = logging.getLogger("mcps.tool")
+# A server that stayed up this long is healthy again: its failure counter starts over.
+STABLE_AFTER_S = 10.0
+CLIENT_INFO = mcp_types.Implementation(name="mcps-platform", version="0.1.0")
+
+
+class ToolNotRunning(Exception):
+    pass
+
+
+class ToolSession:
+    def __init__(self, tool: dict, run_dir: Path, settings, report: Callable[..., None],
+                 log_line: Callable[[str, str, str], None]):
+        self.tool = tool
+        self.tool_id: int = tool["id"]
+        self.settings = settings
+        self.run_dir = run_dir
+        self.report = report  # report(**fields): persist status fields of the tool row
+        self.log_line = log_line  # log_line(level, source, message)
+        self.client: Client | None = None
+        self.status = "STOPPED"
+        self.pid: int | None = None
+        self.started_at: float | None = None
+        self.restart_count = 0
+        self.last_error: str | None = None
+        self.info: dict = {}
+        self._stop = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._settled = asyncio.Event()  # set whenever the session reaches RUNNING, ERROR or STOPPED
+        self._task: asyncio.Task | None = None
+        self._stderr: StderrCapture | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        if self._task is None or self._task.done():
+            self._stop.clear()
+            self._settled.clear()
+            self._task = asyncio.get_running_loop().create_task(self.run(), name=f"tool-{self.tool_id}")
+
+    async def wait_settled(self, timeout_s: float) -> str:
+        try:
+            await asyncio.wait_for(self._settled.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        return self.status
+
+    async def stop(self, timeout_s: float = 15) -> None:
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self._task is None or self._task.done()
+
+    async def run(self) -> None:
+        failures = 0
+        tools_cfg = self.settings.mcp.tools
+        try:
+            while not self._stop.is_set():
+                self._set_status("STARTING", last_error=self.last_error)
+                up_since = None
+                error = None
+                try:
+                    async with AsyncExitStack() as stack:
+                        await asyncio.wait_for(self._connect(stack), tools_cfg.start_timeout_s)
+                        up_since = time.monotonic()
+                        self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
+                                         restart_count=self.restart_count, **self.info)
+                        self._settled.set()
+                        await _first_of(self._stop.wait(), self._lost.wait())
+                        self.client = None
+                        if not self._stop.is_set():
+                            error = "the server closed the connection (process exited)"
+                except asyncio.CancelledError:
+                    raise
+                except asyncio.TimeoutError:
+                    error = f"the server did not answer the MCP handshake within {tools_cfg.start_timeout_s:g} s"
+                except BaseException as exc:  # a server's failure to start takes many shapes
+                    error = _describe(exc)
+                finally:
+                    self.client = None
+                if self._stop.is_set():
+                    break
+                await asyncio.sleep(0.05)  # let the stderr pipe drain the crash message
+                self.last_error = self._with_stderr(error or "unknown failure")
+                self.log_line("ERROR", "lifecycle", f"tool failed: {self.last_error}")
+                if up_since is not None and time.monotonic() - up_since >= STABLE_AFTER_S:
+                    failures = 0
+                failures += 1
+                if not self.tool.get("restart_on_failure", True) or failures > self.tool.get(
+                        "max_restart_attempts", tools_cfg.max_restart_attempts):
+                    self._set_status("ERROR", pid=None, last_error=self.last_error)
+                    self._settled.set()
+                    return
+                backoff = min(tools_cfg.restart_backoff_s * 2 ** (failures - 1), tools_cfg.restart_backoff_max_s)
+                self.restart_count += 1
+                self.log_line("WARNING", "lifecycle", f"restarting in {backoff:g} s (attempt {failures})")
+                self._set_status("STARTING", pid=None, restart_count=self.restart_count, last_error=self.last_error)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
+            self._set_status("STOPPED", pid=None, started_at=None)
+            self._settled.set()
+        finally:
+            if self._stderr is not None:
+                self._stderr.close_writer()
+
+    async def _connect(self, stack: AsyncExitStack) -> None:
+        self._lost = asyncio.Event()
+        tool = self.tool
+        if tool["transport"] == "stdio":
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            pidfile = self.run_dir / f"{self.tool_id}.pid"
+            pidfile.unlink(missing_ok=True)
+            self._stderr = StderrCapture(lambda line: self.log_line("INFO", "stderr", line),
+                                         keep=self.settings.mcp.tools.max_stderr_lines)
+            stack.callback(self._stderr.close_writer)
+            stack.callback(pidfile.unlink, missing_ok=True)
+            transport = stdio_transport(tool, pidfile, self._stderr)
+        else:
+            pidfile = None
+            transport = http_transport(tool, self.settings.mcp.tools.start_timeout_s)
+        client = Client(watched(transport, self._lost.set), client_info=CLIENT_INFO,
+                        message_handler=self._on_message, logging_callback=self._on_server_log,
+                        cache=None)
+        await stack.enter_async_context(client)
+        if self._stderr is not None:
+            self._stderr.close_writer()
+        self.pid = await wait_for_pid(pidfile) if pidfile else None
+        self.started_at = time.time()
+        self.client = client
+        self.info = await self._describe_server(client)
+
+    async def _describe_server(self, client: Client) -> dict:
+        caps = client.server_capabilities
+        info = client.server_info
+        return {
+            "protocol_version": client.protocol_version,
+            "server_info": info.model_dump(mode="json", exclude_none=True) if info else None,
+            "capabilities": caps.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "instructions": client.instructions,
+            **await self._lists(client),
+        }
+
+    async def _lists(self, client: Client) -> dict:
+        caps = client.server_capabilities
+        lists: dict[str, Any] = {}
+        if caps.tools is not None:
+            lists["mcp_tools"] = _dump_all((await client.list_tools()).tools)
+        if caps.resources is not None:
+            lists["mcp_resources"] = _dump_all((await client.list_resources()).resources)
+        if caps.prompts is not None:
+            lists["mcp_prompts"] = _dump_all((await client.list_prompts()).prompts)
+        return lists
+
+    async def _on_message(self, message) -> None:
+        method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
+        if method in ("notifications/tools/list_changed", "notifications/resources/list_changed",
+                      "notifications/prompts/list_changed") and self.client is not None:
+            # Not awaited here: the handler runs on the session's receive path, which the lists need.
+            asyncio.get_running_loop().create_task(self._refresh_lists(method))
+        elif isinstance(message, Exception):
+            self.log_line("WARNING", "transport", _describe(message))
+
+    async def _refresh_lists(self, reason: str) -> None:
+        client = self.client
+        if client is None:
+            return
+        try:
+            lists = await self._lists(client)
+        except Exception as exc:
+            self.log_line("WARNING", "lifecycle", f"{reason}: refresh failed: {_describe(exc)}")
+            return
+        self.info.update(lists)
+        self._set_status(self.status, **lists)
+        self.log_line("INFO", "lifecycle", f"{reason}: lists refreshed")
+
+    async def _on_server_log(self, params) -> None:
+        level = str(getattr(params, "level", "info")).upper()
+        self.log_line(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", "server",
+                      str(getattr(params, "data", params)))
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    async def request(self, kind: str, args: dict, timeout_s: float,
+                      on_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+                      ) -> dict:
+        client = self.client
+        if client is None:
+            raise ToolNotRunning(f"tool {self.tool['name']} is {self.status}")
+        async with asyncio.timeout(timeout_s):
+            if kind == "call":
+                result = await client.call_tool(args["tool"], args.get("arguments") or {},
+                                                read_timeout_seconds=timeout_s, progress_callback=on_progress)
+            elif kind == "list_tools":
+                result = await client.list_tools()
+            elif kind == "list_resources":
+                result = await client.list_resources()
+            elif kind == "list_resource_templates":
+                result = await client.list_resource_templates()
+            elif kind == "read_resource":
+                result = await client.read_resource(args["uri"])
+            elif kind == "list_prompts":
+                result = await client.list_prompts()
+            elif kind == "get_prompt":
+                result = await client.get_prompt(args["name"], args.get("arguments") or {})
+            else:
+                raise ValueError(f"unknown request kind {kind}")
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def snapshot(self) -> dict:
+        return {"status": self.status, "pid": self.pid, "started_at": self.started_at,
+                "restart_count": self.restart_count, "last_error": self.last_error}
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _set_status(self, status: str, **fields) -> None:
+        self.status = status
+        self.report(status=status, **fields)
+
+    def _with_stderr(self, error: str) -> str:
+        tail = self._stderr.text() if self._stderr is not None else ""
+        return f"{error}\n--- stderr ---\n{tail}" if tail else error
+
+
+async def _first_of(*aws) -> None:
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _dump_all(items) -> list[dict]:
+    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, MCPError):
+        return f"MCP error {exc.code}: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
