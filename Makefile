@@ -1,0 +1,60 @@
+# make run    install (first time / when requirements change), bootstrap the database, start every process
+# make test   install the dev requirements and the MCP test server, run pytest with PYTEST_ARGS (default -q)
+# make bench  run the benchmark
+# make clean  remove the virtualenv and caches (keeps data/)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -q
+BENCH_ARGS ?=
+
+# The reference MCP server the tests drive over stdio: .cache/npm/node_modules/.bin/mcp-server-everything
+NPM_PREFIX := .cache/npm
+EVERYTHING_VERSION := 2026.8.31
+EVERYTHING_STAMP := $(NPM_PREFIX)/.server-everything-$(EVERYTHING_VERSION)
+# pytest's own exit code (make itself exits 2 on any failure); .ci/run reads it to tell "no tests" (5).
+PYTEST_EXIT_FILE := .cache/pytest-exit-code
+
+.DEFAULT_GOAL := help
+.PHONY: help run test bench clean
+
+help:
+	@sed -n 's/^# \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "error: $(PYTHON) is older than Python 3.11; run e.g. 'make PYTHON=python3.11 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) \
+		|| { rm -rf $(VENV); echo "error: could not create $(VENV) (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+
+# Stamps live inside the venv: a new venv reinstalls, a changed requirements file reinstalls.
+$(VENV)/.requirements: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.requirements-dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(EVERYTHING_STAMP):
+	npm install --prefix $(NPM_PREFIX) --no-audit --no-fund @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
+	@touch $@
+
+# The Procfile says `python`, `gunicorn`: they must resolve to the venv. `honcho run` reads .env as `start` does.
+IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
+run: $(VENV)/.requirements
+	$(IN_VENV) $(BIN)/honcho run flask --app api.wsgi bootstrap
+	$(IN_VENV) exec $(BIN)/honcho start
+
+test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
+	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)
+	@status=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+		echo $$status > $(PYTEST_EXIT_FILE); exit $$status
+
+bench: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
