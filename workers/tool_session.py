@@ -89,7 +89,10 @@ class ToolSession:
                 error = None
                 try:
                     async with AsyncExitStack() as stack:
-                        await asyncio.wait_for(self._connect(stack), tools_cfg.start_timeout_s)
+                        # asyncio.timeout, not wait_for: the client's task group must be entered and
+                        # left in this same task.
+                        async with asyncio.timeout(tools_cfg.start_timeout_s):
+                            await self._connect(stack)
                         up_since = time.monotonic()
                         self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
                                          restart_count=self.restart_count, **self.info)

@@ -15,3 +15,91 @@ def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_w
     assert row.status == "RUNNING"
     assert {t["name"] for t in row.mcp_tools} >= {"echo", "add", "slow"}
     assert psutil.pid_exists(row.pid)
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def test_given_a_running_tool_when_stopped_then_stopped_and_process_gone(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("echo", "echo_server.py")
+    run_job("start", tool.id)
+    pid = Tool.get_by_id(tool.id).pid
+
+    outcome = run_job("stop", tool.id)
+
+    assert outcome["status"] == "succeeded", outcome
+    assert Tool.get_by_id(tool.id).status == "STOPPED"
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+
+
+def test_given_a_running_tool_when_restarted_then_new_pid(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("echo", "echo_server.py")
+    run_job("start", tool.id)
+    old_pid = Tool.get_by_id(tool.id).pid
+
+    outcome = run_job("restart", tool.id)
+
+    assert outcome["status"] == "succeeded", outcome
+    row = Tool.get_by_id(tool.id)
+    assert row.status == "RUNNING" and row.pid != old_pid
+
+
+def test_given_a_handshake_era_server_when_started_then_initialize_fallback_is_used(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("legacy", "legacy_server.py")
+
+    outcome = run_job("start", tool.id)
+
+    assert outcome["status"] == "succeeded", outcome
+    row = Tool.get_by_id(tool.id)
+    assert row.protocol_version == "2025-11-25"
+    assert row.server_info["name"] == "legacy-server"
+    call = run_job("call", tool.id, tool="echo", arguments={"text": "x"})
+    assert call["result"]["content"][0]["text"] == "legacy:x"
+
+
+def test_given_a_modern_server_when_started_then_discover_era_is_used(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("echo", "echo_server.py")
+
+    run_job("start", tool.id)
+
+    assert Tool.get_by_id(tool.id).protocol_version == "2026-07-28"
+
+
+def test_given_a_running_tool_when_its_child_is_killed_then_it_restarts(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("echo", "echo_server.py")
+    run_job("start", tool.id)
+    old_pid = Tool.get_by_id(tool.id).pid
+
+    psutil.Process(old_pid).kill()
+
+    row = wait_for(lambda: (r := Tool.get_by_id(tool.id)).status == "RUNNING" and r.pid != old_pid and r)
+    assert row.restart_count == 1
+    assert "process exited" in row.last_error
+
+
+def test_given_a_server_that_always_crashes_when_started_then_error_after_max_attempts(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("crasher", "crashing_server.py", max_restart_attempts=2)
+
+    outcome = run_job("start", tool.id)
+
+    assert outcome["status"] == "failed" and outcome["error_type"] == "start_failed"
+    row = Tool.get_by_id(tool.id)
+    assert row.status == "ERROR"
+    assert row.restart_count == 2
+    assert "frobnicator" in row.last_error
+    from models import LogEntry
+    assert LogEntry.select().where(LogEntry.tool_id == tool.id, LogEntry.message.contains("frobnicator")).exists()
