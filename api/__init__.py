@@ -1,0 +1,76 @@
+"""The REST API: `create_app(settings)` builds one Flask app; blueprints are listed in BLUEPRINTS.
+
+Every resource lives under /api/v1: a blueprint declares its own part (`url_prefix="/tools"`) and is
+registered below API_PREFIX. The OpenAPI document is at /openapi.json, read at /docs and /redoc.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+
+from flask import Flask
+from flask_cors import CORS
+
+from api.auth.passwords import HASHER_KEY, make_hasher
+from api.auth.tokens import init_jwt
+from api.cli import register_cli
+from api.errors import register_error_handlers
+from api.extensions import REDIS_KEY, SETTINGS_KEY
+from api.openapi import init_openapi
+from api.ratelimit import init_rate_limits
+from config import Section, load_settings, secret
+from models import bind_database, bind_encryption_key, db
+from models.migrate import upgrade
+from workers.redis_client import redis_client
+
+VERSION = "0.1.0"
+API_PREFIX = "/api/v1"
+# "module:attribute" of each flask-smorest Blueprint, imported when an app is created.
+BLUEPRINTS = [
+    "api.auth.routes:blp",
+    "api.users.routes:blp",
+    "api.system.routes:blp",
+]
+STARTED_AT_KEY = "mcps.started_at"
+MIGRATIONS_KEY = "mcps.migrations_applied"
+
+log = logging.getLogger("mcps.api")
+
+
+def create_app(settings: Section | None = None) -> Flask:
+    settings = load_settings() if settings is None else settings
+    app = Flask(__name__, static_folder=None)  # api/static holds vendored docs assets, served by api.openapi
+    app.json.sort_keys = False
+    app.extensions[SETTINGS_KEY] = settings
+    app.extensions[REDIS_KEY] = redis_client(settings)
+    app.extensions[HASHER_KEY] = make_hasher(settings)
+    app.extensions[STARTED_AT_KEY] = time.time()
+
+    database = bind_database(settings)
+    bind_encryption_key(secret(settings, "encryption_key"))
+    app.extensions[MIGRATIONS_KEY] = upgrade(database)
+    if app.extensions[MIGRATIONS_KEY]:
+        log.info("event=db.migrated migrations=%s", ",".join(app.extensions[MIGRATIONS_KEY]))
+    database.close()
+    app.teardown_appcontext(_close_database)
+
+    register_error_handlers(app)
+    api = init_openapi(app, VERSION)
+    init_jwt(app, settings)
+    init_rate_limits(app, settings)
+    if settings.cors.origins:
+        CORS(app, resources={r"/api/*": {"origins": list(settings.cors.origins)}},
+             expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])
+    for dotted in BLUEPRINTS:
+        module_name, _, attribute = dotted.partition(":")
+        blueprint = getattr(importlib.import_module(module_name), attribute)
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+    register_cli(app)
+    return app
+
+
+def _close_database(_exc: BaseException | None) -> None:
+    # Returns the connection to the pool on PostgreSQL; SQLite reopens its file on the next request.
+    if not db.is_closed():
+        db.close()

@@ -1,0 +1,87 @@
+"""Request and response bodies of /auth and /users (users share the same public view of a user)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.auth.passwords import check_password_rules
+from api.schemas import UTCDateTime
+from models import ROLES
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
+                           error="1 to 64 letters, digits or . _ @ - characters.")
+TOOL_NAME = validate.Length(min=1, max=64)
+
+
+def password_field(**kwargs) -> fields.String:
+    return fields.String(validate=check_password_rules, load_only=True, **kwargs)
+
+
+class UserSchema(Schema):
+    """A user as the API shows it: never the password hash."""
+
+    id = fields.Integer(dump_only=True)
+    username = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_active = fields.Boolean()
+    locked_until = UTCDateTime(allow_none=True, dump_only=True)
+    last_login_at = UTCDateTime(allow_none=True, dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+
+
+class TokensSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String()
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the access token is valid."})
+    user = fields.Nested(UserSchema)
+
+
+class LogoutSchema(Schema):
+    refresh_token = fields.String(metadata={"description": "Also revoke this refresh token (your own)."})
+
+
+class RegisterSchema(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    password = password_field(required=True)
+    email = fields.Email(allow_none=True)
+    role = fields.String(validate=validate.OneOf(ROLES),
+                         metadata={"description": "Admins only; self-registered users are viewers."})
+
+
+class ChangePasswordSchema(Schema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = password_field(required=True)
+
+
+class ApiKeyArgsSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    tool_scope = fields.List(fields.String(validate=TOOL_NAME), allow_none=True, load_default=None,
+                             metadata={"description": "Tool names this key may use; null: every tool."})
+    expires_at = UTCDateTime(allow_none=True, load_default=None)
+
+
+class ApiKeySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "The first characters of the key, to tell keys apart."})
+    tool_scope = fields.List(fields.String(), allow_none=True)
+    created_at = UTCDateTime()
+    expires_at = UTCDateTime(allow_none=True)
+    last_used_at = UTCDateTime(allow_none=True)
+    revoked_at = UTCDateTime(allow_none=True)
+
+
+class NewApiKeySchema(ApiKeySchema):
+    key = fields.String(required=True, metadata={"description": "The key itself: shown this once only."})
+
+
+class MeSchema(UserSchema):
+    auth_method = fields.String(metadata={"description": "jwt or api_key"})
+    api_key = fields.Nested(ApiKeySchema, allow_none=True)

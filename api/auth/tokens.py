@@ -1,0 +1,91 @@
+"""JWTs: issuing, revoking (jti kept in Redis until the token expires) and flask-jwt-extended's errors.
+
+A user's tokens can also be revoked all at once (password changed or reset): every token carries the
+user's token version (`ver`), and a token whose version is older than the one in Redis is refused.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import Flask
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
+
+from api.errors import error_response
+from api.extensions import get_redis, get_settings
+from config import Section, secret
+from models import User
+from workers.redis_client import key
+
+
+def init_jwt(app: Flask, settings: Section) -> JWTManager:
+    app.config.update(
+        JWT_SECRET_KEY=secret(settings, "jwt_secret"),
+        JWT_ALGORITHM="HS256",
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.security.access_token_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.security.refresh_token_days),
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    jwt = JWTManager(app)
+    jwt.token_in_blocklist_loader(is_revoked)
+    # Every authentication failure is a 401 in the one error shape (flask-jwt-extended answers
+    # malformed tokens with 422 by default).
+    jwt.unauthorized_loader(lambda reason: error_response(401, reason))
+    jwt.invalid_token_loader(lambda reason: error_response(401, f"invalid token: {reason}"))
+    jwt.expired_token_loader(lambda _header, _payload: error_response(401, "token has expired"))
+    jwt.revoked_token_loader(lambda _header, _payload: error_response(401, "token has been revoked"))
+    jwt.needs_fresh_token_loader(lambda _header, _payload: error_response(401, "a fresh login is required"))
+    jwt.user_lookup_error_loader(lambda _header, _payload: error_response(401, "unknown user"))
+    jwt.token_verification_failed_loader(
+        lambda _header, _payload: error_response(401, "token claims verification failed"))
+    return jwt
+
+
+def _revoked_key(jti: str) -> str:
+    return key(get_settings(), "jwt", "revoked", jti)
+
+
+def _version_key(user_id: int) -> str:
+    return key(get_settings(), "jwt", "version", user_id)
+
+
+def token_version(user_id: int) -> int:
+    return int(get_redis().get(_version_key(user_id)) or 0)
+
+
+def access_token_for(user: User, version: int | None = None) -> str:
+    version = token_version(user.id) if version is None else version
+    return create_access_token(identity=str(user.id), additional_claims={
+        "ver": version, "role": user.role, "username": user.username})
+
+
+def issue_tokens(user: User) -> dict:
+    """The body of a successful login: an access and a refresh token."""
+    version = token_version(user.id)
+    return {
+        "access_token": access_token_for(user, version),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims={"ver": version}),
+        "token_type": "Bearer",
+        "expires_in": get_settings().security.access_token_minutes * 60,
+    }
+
+
+def revoke_token(payload: dict) -> None:
+    """Refuse this token (by jti) from now until it would have expired anyway."""
+    ttl = max(int(payload["exp"] - time.time()) + 1, 1)
+    get_redis().set(_revoked_key(payload["jti"]), 1, ex=ttl)
+
+
+def revoke_all_tokens(user_id: int) -> None:
+    """Refuse every token issued to this user so far (tokens issued afterwards carry the new version).
+
+    Also called when a user is deleted: SQLite may give the id to the next user created. The key has
+    no TTL, as a version that expired would let older tokens pass again after the next increment.
+    """
+    get_redis().incr(_version_key(user_id))
+
+
+def is_revoked(_header: dict, payload: dict) -> bool:
+    revoked, version = get_redis().mget(_revoked_key(payload["jti"]), _version_key(payload["sub"]))
+    return revoked is not None or int(payload.get("ver", 0)) < int(version or 0)

@@ -1,0 +1,65 @@
+"""The OpenAPI 3 document (`/openapi.json`) and its two readers, Swagger UI (`/docs`) and ReDoc (`/redoc`).
+
+Their scripts are served by this app, not a CDN: Swagger UI from the pinned PyPI package
+`swagger-ui-bundle-v2`, ReDoc from `api/static/redoc` (vendored, see its README).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask_smorest
+from flask import Blueprint, Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from api.errors import http_error_response
+
+ASSETS_URL = "/docs/assets"
+REDOC_DIR = Path(__file__).with_name("static") / "redoc"
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api answering HTTP errors in our shape (always with a message)."""
+
+    def handle_http_exception(self, error):
+        return http_error_response(error)
+
+
+def _assets_blueprint() -> Blueprint:
+    assets = Blueprint("docs_assets", __name__, url_prefix=ASSETS_URL)
+
+    @assets.get("/swagger-ui/<path:filename>")
+    def swagger_ui_asset(filename):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    @assets.get("/redoc/<path:filename>")
+    def redoc_asset(filename):
+        return send_from_directory(REDOC_DIR, filename, max_age=86400)
+
+    return assets
+
+
+def init_openapi(app: Flask, version: str) -> Api:
+    app.config.update(
+        API_TITLE="MCPS API",
+        API_VERSION=version,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{ASSETS_URL}/swagger-ui/",
+        OPENAPI_REDOC_PATH="redoc",
+        OPENAPI_REDOC_URL=f"{ASSETS_URL}/redoc/redoc.standalone.js",
+        API_SPEC_OPTIONS={"info": {"description": (
+            "Manage MCP servers (tools), call them, and follow their tasks. Authenticate with "
+            "`Authorization: Bearer <access token>` from `POST /api/v1/auth/login`, or with an API key "
+            "(`X-API-Key: mcps_...` or `Authorization: Bearer mcps_...`). Errors are always "
+            "`{code, status, message, errors?}`.")}},
+    )
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.components.security_scheme(
+        "apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                       "description": "An API key `mcps_...`; `Authorization: Bearer mcps_...` works too."})
+    app.register_blueprint(_assets_blueprint())
+    return api

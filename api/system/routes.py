@@ -1,0 +1,119 @@
+"""/api/v1/system: health (public, honest) and info (authenticated)."""
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from datetime import datetime, timezone
+
+import peewee
+import redis
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api import STARTED_AT_KEY, VERSION
+from api.auth import require_role
+from api.extensions import get_redis, get_settings
+from api.schemas import UTCDateTime
+from models import db
+from workers.registry import live_workers
+
+blp = Blueprint("system", __name__, url_prefix="/system", description="Health and information")
+log = logging.getLogger("mcps.api.system")
+
+
+class CheckSchema(Schema):
+    ok = fields.Boolean(required=True)
+    latency_ms = fields.Float(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class WorkersCheckSchema(CheckSchema):
+    alive = fields.Integer()
+    ids = fields.List(fields.String())
+
+
+class HealthChecksSchema(Schema):
+    database = fields.Nested(CheckSchema)
+    redis = fields.Nested(CheckSchema)
+    workers = fields.Nested(WorkersCheckSchema)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok | degraded | down"})
+    checks = fields.Nested(HealthChecksSchema)
+
+
+class InfoSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+    env = fields.String()
+    database_engine = fields.String(metadata={"description": "sqlite or postgresql"})
+    redis_embedded = fields.Boolean()
+    python = fields.String()
+    started_at = UTCDateTime()
+    uptime_s = fields.Float()
+
+
+def database_engine() -> str:
+    return "postgresql" if isinstance(db.obj, peewee.PostgresqlDatabase) else "sqlite"
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    result = check()
+    return {**result, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def check_database() -> dict:
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+        return {"ok": True}
+    except peewee.PeeweeException as error:
+        log.warning("event=health.database_down error=%r", str(error))
+        return {"ok": False, "detail": "database unreachable"}
+
+
+def check_redis() -> dict:
+    try:
+        get_redis().ping()
+        return {"ok": True}
+    except (redis.RedisError, OSError) as error:
+        log.warning("event=health.redis_down error=%r", str(error))
+        return {"ok": False, "detail": "redis unreachable"}
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="The database or Redis is down")
+    def get(self):
+        """Health: database, Redis and live workers; 200 ok/degraded, 503 when the database or Redis is down"""
+        database = _timed(check_database)
+        redis_check = _timed(check_redis)
+        workers = {"ok": False, "alive": 0, "ids": [], "detail": "unknown: redis unreachable"}
+        if redis_check["ok"]:
+            ids = [worker["id"] for worker in live_workers(get_redis(), get_settings())]
+            workers = {"ok": bool(ids), "alive": len(ids), "ids": ids,
+                       "detail": None if ids else "no live worker: tools cannot start or be called"}
+        checks = {"database": database, "redis": redis_check, "workers": workers}
+        if not (database["ok"] and redis_check["ok"]):
+            return {"status": "down", "checks": checks}, 503
+        return {"status": "ok" if workers["ok"] else "degraded", "checks": checks}
+
+
+@blp.route("/info")
+class Info(MethodView):
+    @require_role("viewer")
+    @blp.response(200, InfoSchema)
+    def get(self):
+        """Version, environment, database engine, Redis mode and uptime"""
+        settings = get_settings()
+        started = current_app.extensions[STARTED_AT_KEY]
+        return {"name": settings.app.name, "version": VERSION, "env": settings.app.env,
+                "database_engine": database_engine(), "redis_embedded": settings.redis.embedded,
+                "python": platform.python_version(),
+                "started_at": datetime.fromtimestamp(started, timezone.utc),
+                "uptime_s": round(time.time() - started, 1)}

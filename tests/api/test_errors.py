@@ -1,0 +1,59 @@
+"""Every error is JSON in one shape: {code, status, message, errors?} — never an HTML page."""
+import logging
+
+import pytest
+
+ERROR_KEYS = {"code", "status", "message"}
+
+
+def assert_error(response, code):
+    assert response.status_code == code, response.data
+    assert response.mimetype == "application/json"
+    body = response.json
+    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"errors"}
+    assert body["code"] == code and body["message"]
+    return body
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/nothing", "/api/v1/users/not-a-number"])
+def test_given_an_unknown_route_when_requested_then_404_json(client, path):
+    body = assert_error(client.get(path), 404)
+    assert body["status"] == "Not Found"
+
+
+def test_given_a_route_when_called_with_another_method_then_405_json_with_allow(client):
+    response = client.delete("/api/v1/auth/login")
+    assert_error(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_given_malformed_json_when_posted_then_400_json(client):
+    response = client.post("/api/v1/auth/login", data="{not json", content_type="application/json")
+    body = assert_error(response, 400)
+    assert body["errors"] == {"json": ["Invalid JSON body."]}
+
+
+def test_given_a_body_missing_fields_when_posted_then_422_with_field_errors(client):
+    body = assert_error(client.post("/api/v1/auth/login", json={"username": "ann"}), 422)
+    assert body["errors"]["json"]["password"] == ["Missing data for required field."]
+
+
+def test_given_unknown_fields_when_posted_then_422(client):
+    body = assert_error(client.post("/api/v1/auth/login", json={"username": "a", "password": "b", "x": 1}), 422)
+    assert "x" in body["errors"]["json"]
+
+
+def test_given_a_bad_query_arg_when_listing_then_422_names_the_arg(client, headers_for):
+    body = assert_error(client.get("/api/v1/users?page_size=1000", headers=headers_for("admin")), 422)
+    assert "page_size" in body["errors"]["query"]
+
+
+def test_given_a_view_that_crashes_when_called_then_500_generic_json_and_logged(
+        with_probe_blueprint, make_app, caplog):
+    client = make_app().test_client()
+    with caplog.at_level(logging.ERROR, logger="mcps.api"):
+        response = client.get("/api/v1/probe/boom")
+    body = assert_error(response, 500)
+    assert body["message"] == "internal server error"
+    assert "secret internal detail" not in response.get_data(as_text=True)
+    assert any("secret internal detail" in (record.exc_text or "") or record.exc_info for record in caplog.records)
