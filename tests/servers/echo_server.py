@@ -8,6 +8,7 @@ import os
 import sys
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 server = MCPServer("echo-server", version="1.0.0", instructions="Echoes things back.")
@@ -40,7 +41,7 @@ def add(a: int, b: int) -> Sum:
 @server.tool()
 def fail(reason: str = "boom") -> str:
     """Always fails: the result has isError=true."""
-    raise ValueError(reason)
+    raise ToolError(reason)
 
 
 @server.tool()

@@ -29,6 +29,7 @@ def settings_environ(settings) -> dict:
         "MCPS_REDIS__NAMESPACE": settings.redis.namespace, "REDIS_URL": settings.redis.url,
         "DATABASE_URL": settings.database.url, "MCPS_MCP__WORKER__PROCESSES": "1",
         "MCPS_MCP__WORKER__THREADS": "8", "PYTHONPATH": str(ROOT),
+        "dramatiq_worker_timeout": "100",  # quicker shutdown between tests
         "MCPS_MCP__TOOLS__RESTART_BACKOFF_S": str(settings.mcp.tools.restart_backoff_s),
     })
     return env
@@ -60,7 +61,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
@@ -92,10 +93,10 @@ def jobs(settings):
 @pytest.fixture
 def run_job(jobs):
     """Submit a job and wait for its result event, as the API does."""
-    def run(kind, tool_id=None, timeout=30, **args):
+    def run(kind, tool_id=None, wait_s=30, **args):
         job = Job(kind=kind, tool_id=tool_id, args=args)
         queue = jobs.submit(job)
-        return jobs.wait(job.id, timeout)
+        return jobs.wait(job.id, wait_s)
     return run
 
 
