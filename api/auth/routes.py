@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import wraps
+
+from flask import g
 
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
@@ -120,12 +123,28 @@ class Me(MethodView):
     def get(self):
         """The caller: its user, and the API key when it authenticated with one"""
         caller = authenticate()
-        body = UserSchema().dump(caller.user)
-        return {**body, "auth_method": "api_key" if caller.api_key else "jwt", "api_key": caller.api_key}
+        user_fields = {name: getattr(caller.user, name) for name in UserSchema().fields}
+        return {**user_fields, "auth_method": "api_key" if caller.api_key else "jwt", "api_key": caller.api_key}
+
+
+def registration_allowed(view):
+    """Admins may always register users; anyone else only as a viewer and when registration is open.
+    Checked before the body is validated, like require_role."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        caller = authenticate() if credentials_presented() else None
+        g.registered_by_admin = caller is not None and caller.api_key is None and has_role(caller.user, "admin")
+        if not g.registered_by_admin and not get_settings().security.allow_registration:
+            if caller is None:
+                abort(401, message="registration is closed: an admin must create accounts")
+            abort(403, message="registration is closed: only admins can create accounts")
+        return view(*args, **kwargs)
+    return wrapper
 
 
 @blp.route("/register")
 class Register(MethodView):
+    @registration_allowed
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.doc(security=[{}, {"bearerAuth": []}])
@@ -134,22 +153,15 @@ class Register(MethodView):
     @blp.alt_response(409, "CONFLICT")
     def post(self, body):
         """Create a user: admins (any role), or anyone as a viewer when security.allow_registration"""
-        caller = authenticate() if credentials_presented() else None
-        is_admin = caller is not None and caller.api_key is None and has_role(caller.user, "admin")
-        if not is_admin:
-            if not get_settings().security.allow_registration:
-                if caller is None:
-                    abort(401, message="registration is closed: an admin must create accounts")
-                abort(403, message="registration is closed: only admins can create accounts")
-            if body.get("role", "viewer") != "viewer":
-                abort(403, message="self-registered users are viewers; only admins can choose a role")
+        role = body.get("role", "viewer")
+        if role != "viewer" and not g.registered_by_admin:
+            abort(403, message="self-registered users are viewers; only admins can choose a role")
         try:
-            user = create_user(body["username"], body["password"], role=body.get("role", "viewer"),
-                               email=body.get("email"))
+            user = create_user(body["username"], body["password"], role=role, email=body.get("email"))
         except UsernameTaken as error:
             abort(409, message=str(error))
-        log.info("event=auth.registered user=%s role=%s by=%s", user.username, user.role,
-                 caller.user.username if caller else "-")
+        log.info("event=auth.registered user=%s role=%s by_admin=%s", user.username, user.role,
+                 g.registered_by_admin)
         return user
 
 
@@ -198,7 +210,8 @@ class ApiKeys(MethodView):
         scope = sorted(set(body["tool_scope"])) if body["tool_scope"] is not None else None
         row, raw_key = apikeys.create_api_key(authenticate().user, body["name"], scope, body["expires_at"])
         log.info("event=auth.api_key_created user=%s key=%s", row.user.username, row.prefix)
-        return {**ApiKeySchema().dump(row), "key": raw_key}
+        row.key = raw_key  # answered once, never stored
+        return row
 
 
 @blp.route("/api-keys/<int:key_id>")

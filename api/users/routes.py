@@ -58,7 +58,8 @@ class Users(MethodView):
         except UsernameTaken as error:
             abort(409, message=str(error))
         log.info("event=users.created user=%s role=%s by=%s", user.username, user.role, current_user().username)
-        return {**UserSchema().dump(user), "password": generated}
+        user.password = generated  # answered once, never stored
+        return user
 
 
 @blp.route("/<int:user_id>")

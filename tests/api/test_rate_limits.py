@@ -1,0 +1,62 @@
+"""Rate limits on the real Redis: a per-caller management budget, a separate budget for tool calls."""
+from api.users.accounts import create_user
+from tests.api.conftest import LOGIN, PASSWORD, bearer
+
+INFO = "/api/v1/system/info"
+
+
+def test_given_a_low_limit_when_exceeded_then_429_json_with_retry_after(make_app):
+    client = make_app(**{"rate_limits.management": "3 per minute"}).test_client()
+
+    statuses = [client.get(INFO).status_code for _ in range(4)]
+    refused = client.get(INFO)
+
+    assert statuses == [401, 401, 401, 429]
+    assert refused.status_code == 429 and refused.mimetype == "application/json"
+    assert refused.json["code"] == 429 and "3 per 1 minute" in refused.json["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_given_users_when_one_exhausts_its_budget_then_the_other_still_has_its_own(make_app):
+    app = make_app(**{"rate_limits.management": "4 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        create_user("ann", PASSWORD)
+        create_user("bob", PASSWORD)
+    ann = bearer(client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).json["access_token"])
+    bob = bearer(client.post(LOGIN, json={"username": "bob", "password": PASSWORD}).json["access_token"])
+
+    ann_statuses = [client.get(INFO, headers=ann).status_code for _ in range(5)]
+
+    assert ann_statuses == [200, 200, 200, 200, 429]
+    assert client.get(INFO, headers=bob).status_code == 200
+
+
+def test_given_a_spent_budget_when_probing_health_then_it_still_answers(make_app):
+    client = make_app(**{"rate_limits.management": "1 per minute"}).test_client()
+    client.get(INFO)
+
+    assert client.get(INFO).status_code == 429
+    assert client.get("/api/v1/system/health").status_code != 429
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_given_ok_responses_then_no_retry_after_header(make_app):
+    client = make_app().test_client()
+
+    response = client.get("/api/v1/system/health")
+
+    assert "Retry-After" not in response.headers and "X-RateLimit-Limit" not in response.headers
+
+
+def test_given_a_call_endpoint_then_it_uses_the_calls_budget_not_the_management_one(with_probe_blueprint, make_app):
+    app = make_app(**{"rate_limits.management": "3 per minute", "rate_limits.calls": "5 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        create_user("olga", PASSWORD, role="operator")
+    olga = bearer(client.post(LOGIN, json={"username": "olga", "password": PASSWORD}).json["access_token"])
+
+    calls = [client.post("/api/v1/probe/tools/time/call", headers=olga).status_code for _ in range(6)]
+
+    assert calls == [200] * 5 + [429]
+    assert client.get(INFO, headers=olga).status_code == 200  # 1 of 3 management requests (login was per IP)
