@@ -41,7 +41,9 @@ def _handler():
 
 
 def _limited() -> bool:
-    return request.path.startswith("/api/") and request.path not in UNLIMITED_PATHS
+    # CORS preflights are the browser's, not the caller's: they do not spend its budget.
+    return (request.path.startswith("/api/") and request.path not in UNLIMITED_PATHS
+            and request.method != "OPTIONS")
 
 
 def is_call_request() -> bool:
