@@ -112,7 +112,8 @@ def _start_for_call(job: Job) -> ToolSession:
     owner = runtime.leases.owner(tool.id)
     if owner and owner != runtime.id:
         _forward(job, owner)
-    if not tool.auto_start:
+    # A tool meant to be running whose owner is gone (or that may auto-start) is started here.
+    if not (tool.auto_start or tool.desired_state == "running"):
         raise JobError(f"tool {tool.name} is not running (status {tool.status}); start it first", "tool_not_running")
     Tool.update(desired_state="running").where(Tool.id == tool.id).execute()
     state = _start_here(job, tool)

@@ -6,6 +6,7 @@ tool that may auto-start, goes to the shared `lifecycle` queue where any worker 
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,7 @@ import redis
 
 from config import Section
 from workers import registry, stream
-from workers.leases import ToolOwnerLease
+from workers.leases import ToolOwnerLease, lease_key
 from workers.redis_client import key
 
 LIFECYCLE_QUEUE = "lifecycle"
@@ -61,15 +62,42 @@ class JobClient:
     def owner_of(self, tool_id: int) -> str | None:
         return self.leases.owner(tool_id)
 
-    def submit(self, job: Job, queue: str | None = None) -> str:
-        """Enqueue `job` on `queue` (default: the tool owner's queue, else lifecycle); returns the queue."""
-        if queue is None:
-            owner = self.owner_of(job.tool_id) if job.tool_id is not None else None
-            queue = registry.worker_queue(owner) if owner else LIFECYCLE_QUEUE
-        message = dramatiq.Message(queue_name=queue, actor_name=ACTOR, args=(asdict(job),), kwargs={},
-                                   options={})
-        self.broker.enqueue(message)
-        return queue
+    def submit(self, job: Job, queue: str | None = None) -> str | None:
+        """Enqueue `job` on `queue`, by default on the queue of the worker owning its tool (decided inside
+        Redis, same round trip) or else on the lifecycle queue. Returns the owner worker id, if any."""
+        message = dramatiq.Message(queue_name=queue or LIFECYCLE_QUEUE, actor_name=ACTOR, args=(asdict(job),),
+                                   kwargs={}, options={})
+        owner_key = lease_key(self.settings, job.tool_id) if queue is None and job.tool_id is not None else None
+        _, owner = self.broker.enqueue_routed(message, owner_key)
+        return owner
+
+    def run(self, job: Job, timeout_s: float) -> dict:
+        """Submit `job` to its tool's owner (or the lifecycle queue) and wait for its result event.
+
+        The enqueue script and the first blocking XREAD go out in one pipeline: Redis runs the
+        enqueue, then holds the XREAD until the worker's reply lands, so a call costs the caller a
+        single round trip. (Dramatiq's enqueue middleware hooks are skipped on this path: ours has none.)
+        """
+        message = dramatiq.Message(queue_name=LIFECYCLE_QUEUE, actor_name=ACTOR, args=(asdict(job),),
+                                   kwargs={}, options={})
+        keys, args = self.broker.enqueue_args(
+            message, lease_key(self.settings, job.tool_id) if job.tool_id is not None else None)
+        first_block_ms = max(1, min(int(timeout_s * 1000), 1000))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.evalsha(self.broker.enqueue_script.sha, len(keys), *keys, *args)
+        pipe.xread({stream.stream_key(self.settings, job.id): "0"}, block=first_block_ms, count=100)
+        routed, reply = pipe.execute(raise_on_error=False)
+        if isinstance(routed, redis.exceptions.NoScriptError):  # Redis restarted: load and send again
+            _, routed_owner = self.broker.enqueue_routed(message, keys[0] if keys else None)
+            return self.wait(job.id, timeout_s, routed_owner)
+        if isinstance(routed, Exception):
+            raise routed
+        owner = routed[1].decode() if routed[1] else None
+        for entry_id, fields in (reply[0][1] if reply and not isinstance(reply, Exception) else []):
+            event = json.loads(fields[b"e"])
+            if event.get("type") == stream.FINAL_EVENT:
+                return event
+        return self.wait(job.id, max(timeout_s - first_block_ms / 1000, 0.001), owner)
 
     def wait(self, job_id: str, timeout_s: float, worker_id: str | None = None) -> dict:
         """Block until the job's result event; raise JobError on timeout or when its worker died."""

@@ -34,15 +34,18 @@ class RuntimeMiddleware(Middleware):
         self.settings = settings
         self.runtime = None
 
-    def after_worker_boot(self, broker, worker) -> None:
+    def before_worker_boot(self, broker, worker) -> None:
         from workers.runtime import WorkerRuntime
 
         bind_database(self.settings)
         self.runtime = actors.runtime = WorkerRuntime(self.settings, broker)
-        broker.broker_id = self.runtime.id  # dramatiq's ack sets then name our worker
+        # Before any consumer starts, so that Dramatiq's ack sets carry our worker id (the reaper reads them).
+        broker.broker_id = self.runtime.id
+
+    def after_worker_boot(self, broker, worker) -> None:
         self.runtime.start()
 
-    def before_worker_shutdown(self, broker, worker) -> None:
+    def after_worker_shutdown(self, broker, worker) -> None:
         if self.runtime is not None:
             self.runtime.shutdown()
 

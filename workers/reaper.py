@@ -2,8 +2,9 @@
 
 Any live worker may reap a dead one (a short Redis lock makes sure only one does). The dead worker's
 children are found through the pidfiles it left in `<data_dir>/run/<worker_id>/` and killed with
-their whole process group; jobs still in its queue or unacknowledged are failed with a clear error,
-never re-run (tool calls are at-most-once).
+their whole process group. Jobs it never started go back to the shared queue; calls it had started
+are failed with a clear error, never re-run (tool calls are at-most-once); lifecycle jobs, being
+idempotent, are sent again.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import redis
 
 from config import Section
 from workers import registry, stream
+from models import Task, utcnow
+from workers.jobs import LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job, JobClient
 from workers.redis_client import key
 
 log = logging.getLogger("mcps.reaper")
@@ -43,32 +46,39 @@ def kill_process_groups(run_dir: Path) -> list[int]:
     return killed
 
 
-def orphaned_jobs(client: redis.Redis, broker: dramatiq.Broker, worker_id: str) -> list[dict]:
-    """Jobs sent to the dead worker's queue: still queued, or taken but never acknowledged."""
-    queue = registry.worker_queue(worker_id)
-    namespace = broker.namespace
-    ids = set(client.lrange(f"{namespace}:{queue}", 0, -1))
-    for ack_key in client.scan_iter(f"{namespace}:__acks__.*.{queue}"):
-        ids.update(client.smembers(ack_key))
-    if not ids:
-        return []
+def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: str) -> int:
+    """Jobs still waiting in a worker's own queue were never started: any worker may run them, so they
+    go to the shared lifecycle queue (whose worker claims the tool if nobody owns it any more)."""
+    direct = broker.direct_key(registry.worker_queue(worker_id))
+    jobs = JobClient(broker, client, settings)
+    moved = 0
+    while (raw := client.lpop(direct)) is not None:
+        job = dramatiq.Message.decode(raw).args[0]
+        if job.get("kind") != "cancel":
+            jobs.submit(Job.from_dict(job), LIFECYCLE_QUEUE)
+            moved += 1
+    return moved
+
+
+def taken_from_lifecycle(client: redis.Redis, broker, worker_id: str) -> list[dict]:
+    """Jobs the dead worker took from the lifecycle queue and never acknowledged. They are removed
+    here so that Dramatiq won't redeliver them blindly: the reaper decides what to do with each."""
+    acks = f"{broker.namespace}:__acks__.{worker_id}.{LIFECYCLE_QUEUE}"
+    message_ids = list(client.smembers(acks))
     jobs = []
-    for raw in client.hmget(f"{namespace}:{queue}.msgs", list(ids)):
-        if raw:
-            message = dramatiq.Message.decode(raw)
-            if message.args:
-                jobs.append(message.args[0])
+    if message_ids:
+        messages_key = f"{broker.namespace}:{LIFECYCLE_QUEUE}.msgs"
+        jobs = [dramatiq.Message.decode(raw).args[0] for raw in client.hmget(messages_key, message_ids) if raw]
+        client.hdel(messages_key, *message_ids)
+        client.delete(acks)
     return jobs
 
 
-def drop_queue(client: redis.Redis, broker: dramatiq.Broker, worker_id: str) -> None:
+def drop_queue(client: redis.Redis, broker, worker_id: str) -> None:
     queue = registry.worker_queue(worker_id)
-    namespace = broker.namespace
-    keys = [f"{namespace}:{queue}", f"{namespace}:{queue}.msgs", f"{namespace}:{queue}.wake",
-            f"{namespace}:{queue}.DQ", f"{namespace}:{queue}.DQ.msgs", f"{namespace}:{queue}.DQ.wake",
-            f"{namespace}:{queue}.XQ", f"{namespace}:{queue}.XQ.msgs"]
-    keys += list(client.scan_iter(f"{namespace}:__acks__.*.{queue}*"))
-    client.delete(*keys)
+    client.delete(broker.direct_key(queue), f"{broker.namespace}:{queue}.DQ", f"{broker.namespace}:{queue}.DQ.msgs",
+                  broker.wake_key(f"{queue}.DQ"), f"{broker.namespace}:{queue}.DQ.XQ",
+                  f"{broker.namespace}:{queue}.DQ.XQ.msgs", *client.scan_iter(f"{broker.namespace}:__acks__.{worker_id}.*"))
 
 
 def reap(client: redis.Redis, broker: dramatiq.Broker, settings: Section, worker_id: str,
@@ -78,16 +88,36 @@ def reap(client: redis.Redis, broker: dramatiq.Broker, settings: Section, worker
     if not client.set(lock, 1, nx=True, ex=30):
         return {}
     killed = kill_process_groups(Path(settings.app.data_dir) / "run" / worker_id)
+    handed_back = hand_back_queued(client, broker, settings, worker_id)
     failed = 0
-    for job in orphaned_jobs(client, broker, worker_id):
+    for job in taken_from_lifecycle(client, broker, worker_id):
         if job.get("kind") == "cancel" or stream.final_event(client, settings, job["id"]):
+            continue
+        if job.get("kind") in LIFECYCLE_KINDS:  # idempotent: another worker does it
+            JobClient(broker, client, settings).submit(Job.from_dict(job), LIFECYCLE_QUEUE)
             continue
         event = {"type": stream.FINAL_EVENT, "status": "failed", "error_type": "worker_lost",
                  "error": f"worker {worker_id} died before answering; the job was not retried"}
         stream.publish_now(client, settings, job["id"], event)
         record_failure(job, event)
         failed += 1
+    failed += fail_recorded_in_flight(client, settings, worker_id)
     drop_queue(client, broker, worker_id)
     registry.forget(client, settings, worker_id)
-    log.warning("event=worker.reaped worker=%s killed_pids=%s failed_jobs=%d", worker_id, json.dumps(killed), failed)
-    return {"killed": killed, "failed_jobs": failed}
+    log.warning("event=worker.reaped worker=%s killed_pids=%s failed_jobs=%d handed_back=%d",
+                worker_id, json.dumps(killed), failed, handed_back)
+    return {"killed": killed, "failed_jobs": failed, "handed_back": handed_back}
+
+
+def fail_recorded_in_flight(client: redis.Redis, settings: Section, worker_id: str) -> int:
+    """Async jobs have a task row naming their worker: fail those the dead worker never finished."""
+    failed = 0
+    for task in Task.select().where((Task.worker_id == worker_id) & Task.status.in_(("queued", "running"))):
+        error = f"worker {worker_id} died before answering; the job was not retried"
+        if not stream.final_event(client, settings, task.id):
+            stream.publish_now(client, settings, task.id, {"type": stream.FINAL_EVENT, "status": "failed",
+                                                           "error_type": "worker_lost", "error": error})
+        Task.update(status="failed", error_type="worker_lost", error=error, finished_at=utcnow()).where(
+            Task.id == task.id).execute()
+        failed += 1
+    return failed

@@ -75,14 +75,20 @@ class WorkerRuntime:
         log.info("event=worker.started worker=%s queue=%s", self.id, self.queue)
 
     def shutdown(self) -> None:
+        """After Dramatiq stopped consuming: stop our tools (their desired state stays, so another worker
+        takes them over), hand back what is still queued for us, and leave the registry."""
         self._stopping.set()
-        stops = [self.stop_tool_local(tool_id, desired=None) for tool_id in list(self.sessions)]
-        log.info("event=worker.stopping worker=%s tools=%d", self.id, len(stops))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.bookkeeper.stop()
+        self._heartbeat_thread.join(5)
+        tools = list(self.sessions)
+        for tool_id in tools:
+            self.stop_tool_local(tool_id)
+        moved = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id)
         self.redis.delete(registry.worker_key(self.settings, self.id))
         registry.forget(self.redis, self.settings, self.id)
         reaper.drop_queue(self.redis, self.broker, self.id)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.bookkeeper.stop()
+        log.info("event=worker.stopped worker=%s tools=%d handed_back=%d", self.id, len(tools), moved)
 
     def on_loop(self, coro, timeout: float | None = None):
         """Run `coro` on the MCP loop from a worker thread and wait for its result."""
@@ -107,7 +113,7 @@ class WorkerRuntime:
     async def _ensure_started(self, session: ToolSession) -> None:
         session.ensure_started()
 
-    def stop_tool_local(self, tool_id: int, desired: str | None = "stopped") -> bool:
+    def stop_tool_local(self, tool_id: int) -> bool:
         session = self.sessions.pop(tool_id, None)
         if session is not None:
             self.on_loop(session.stop())
@@ -175,7 +181,7 @@ class WorkerRuntime:
             for tool_id in owned:
                 if self.leases.owner(tool_id) != self.id:
                     log.warning("event=tool.lease_lost tool=%s worker=%s", tool_id, self.id)
-                    self.stop_tool_local(tool_id, desired=None)
+                    self.stop_tool_local(tool_id)
 
     def _live_stats(self, tool_id: int) -> dict:
         session = self.sessions.get(tool_id)
