@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 
 class UTCDateTime(fields.DateTime):
@@ -20,7 +20,3 @@ class UTCDateTime(fields.DateTime):
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
         return parsed
-
-
-class MessageSchema(Schema):
-    message = fields.String(required=True)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import g
-
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException

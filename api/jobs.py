@@ -1,0 +1,62 @@
+"""The API's side of the job path: one JobClient per app, and how job outcomes become HTTP answers."""
+from __future__ import annotations
+
+from flask import current_app
+
+from api.errors import abort
+from api.extensions import get_redis, get_settings
+from models import Task, utcnow
+from workers.jobs import Job, JobClient, JobError
+from workers.main import build_broker
+
+JOBS_KEY = "mcps.jobs"
+
+# How a failed job reads over HTTP.
+ERROR_STATUS = {
+    "tool_not_running": 409, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
+    "start_failed": 502, "timeout": 504, "deadline_exceeded": 504, "worker_lost": 503, "internal": 500,
+}
+
+
+def get_jobs() -> JobClient:
+    jobs = current_app.extensions.get(JOBS_KEY)
+    if jobs is None:
+        redis = get_redis()
+        jobs = current_app.extensions[JOBS_KEY] = JobClient(build_broker(get_settings(), redis), redis,
+                                                           get_settings())
+    return jobs
+
+
+def wait_limit(requested: float | None) -> float:
+    maximum = get_settings().mcp.jobs.wait_max_s
+    return min(requested, maximum) if requested else maximum
+
+
+def enqueue_recorded(job: Job) -> Task:
+    """Asynchronous jobs: a queued task row first (so it can be listed and failed if its worker dies),
+    then the job; the worker's final write replaces the row."""
+    owner = get_jobs().owner_of(job.tool_id) if job.tool_id is not None else None
+    task = Task.create(id=job.id, kind=job.kind, tool_id=job.tool_id, user_id=job.user_id,
+                       session_id=job.session_id, status="queued", args=job.args, worker_id=owner,
+                       created_at=utcnow())
+    get_jobs().submit(job)
+    return task
+
+
+def raise_for_failure(event: dict, task_id: str) -> None:
+    """Answer a failed or cancelled job with its HTTP status, the one error shape and the task id."""
+    if event.get("status") == "succeeded":
+        return
+    error_type = event.get("error_type", "internal")
+    abort(ERROR_STATUS.get(error_type, 500), message=event.get("error") or error_type,
+          errors={"error_type": error_type, "task_id": task_id})
+
+
+def run_and_wait(job: Job, timeout_s: float) -> dict:
+    """Run a job synchronously; a wait that runs out is a JobError('wait_timeout') for the caller."""
+    try:
+        return get_jobs().run(job, timeout_s)
+    except JobError as error:
+        if error.error_type == "wait_timeout":
+            raise
+        return {"type": "result", "status": "failed", "error_type": error.error_type, "error": str(error)}
