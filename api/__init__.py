@@ -31,6 +31,9 @@ BLUEPRINTS = [
     "api.auth.routes:blp",
     "api.users.routes:blp",
     "api.system.routes:blp",
+    "api.tools.routes:blp",
+    "api.tasks.routes:blp",
+    "api.calls.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"

@@ -18,6 +18,8 @@ from models import ALL_MODELS, bind_encryption_key, db, open_database
 from models.migrate import upgrade
 from config import secret
 
+pytest_plugins = ["tests.harness"]
+
 REDIS_URL = os.environ.get("MCPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("MCPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RUN_ID = uuid.uuid4().hex[:8]

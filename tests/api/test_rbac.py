@@ -24,6 +24,7 @@ SELF_SERVICE = {
 PRIVILEGED_READS = {
     ("GET", "/api/v1/users"),
     ("GET", "/api/v1/users/<int:user_id>"),
+    ("GET", "/api/v1/tools/export"),  # can include secrets
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 

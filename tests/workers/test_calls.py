@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from models import Message, Task, Tool
-from tests.workers.conftest import SERVERS, make_stdio_tool
+from tests.harness import SERVERS, make_stdio_tool
 from tests.workers.test_lifecycle import wait_for
 from workers import stream
 from workers.jobs import Job

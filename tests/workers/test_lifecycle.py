@@ -1,7 +1,7 @@
 import psutil
 
 from models import Tool
-from tests.workers.conftest import make_stdio_tool
+from tests.harness import make_stdio_tool
 
 
 def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_worker, run_job):

@@ -1,4 +1,5 @@
-"""Fixtures that run real worker processes (the Dramatiq CLI, as in the Procfile) for a test."""
+"""Real worker processes (the Dramatiq CLI, as in the Procfile) for tests, and their fixtures
+(registered for the whole suite by tests/conftest.py)."""
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from workers.jobs import Job, JobClient
 from workers.main import build_broker
 from workers.redis_client import redis_client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "tests" / "servers"
 
 

@@ -1,0 +1,181 @@
+"""Calling tools: /tools/{tool}/call, resources and prompts, and the aggregated endpoints of the seed
+(/mcp/unified/call, /mcp/http/tools + /mcp/http/call) that address `<tool>__<mcp tool>`.
+
+Every request is a job on the tool owner's queue; by default the answer waits for the result."""
+from __future__ import annotations
+
+import time
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_user, require_role, tool_in_scope
+from api.errors import abort
+from api.jobs import raise_for_failure, run_and_wait, wait_limit
+from api.ratelimit import call_rate_limit
+from api.tools.routes import accepted, accepted_after_wait, find_tool
+from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
+from models import Session, Tool
+from workers.jobs import Job, JobError
+
+blp = Blueprint("calls", __name__, url_prefix="", description="Calling tools (MCP requests as jobs)")
+SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" splits unambiguously
+
+
+def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
+                asynchronous: bool = False):
+    """Send one MCP request to the tool's owner: the result (sync) or 202 + task id (async)."""
+    if tool.status in ("STOPPED", "ERROR") and not (tool.auto_start or tool.desired_state == "running"):
+        abort(409, message=f"tool {tool.name} is {tool.status}: start it first (or enable auto_start)",
+              errors={"error_type": "tool_not_running"})
+    user = current_user()
+    if session_id is not None and not Session.select().where(
+            (Session.id == session_id) & (Session.user_id == user.id)).exists():
+        abort(404, message=f"no session {session_id}")
+    wait_s = wait_limit(timeout)
+    if timeout is not None:
+        job_args = {**job_args, "timeout": timeout}
+    job = Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id,
+              deadline=None if asynchronous else time.time() + wait_s)
+    if asynchronous:
+        return accepted(job)
+    started = time.perf_counter()
+    try:
+        event = run_and_wait(job, wait_s)
+    except JobError:
+        return accepted_after_wait(job)
+    raise_for_failure(event, job.id)
+    timings = {**event.get("timings", {}), "total_ms": round((time.perf_counter() - started) * 1000, 3)}
+    return {**event["result"], "task_id": job.id, "timings": timings}, 200
+
+
+@blp.route("/tools/<tool_ref>/call")
+class CallTool(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(CallArgs, location="query")
+    @blp.arguments(CallSchema)
+    @blp.response(200)
+    @blp.alt_response(202, description="async=true, or the wait ran out: the task to follow")
+    def post(self, args, body, tool_ref):
+        """Call an MCP tool of this server: the MCP result (content, structuredContent, isError) with timings"""
+        tool = find_tool(tool_ref)
+        return run_request(tool, "call", {"tool": body["tool"], "arguments": body["arguments"]},
+                           body.get("timeout"), body.get("session_id"), args["async_"])
+
+
+@blp.route("/tools/<tool_ref>/resources")
+class ListResources(MethodView):
+    @call_rate_limit
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self, tool_ref):
+        """List the server's resources (live)"""
+        return run_request(find_tool(tool_ref), "list_resources", {}, None)
+
+
+@blp.route("/tools/<tool_ref>/resources/templates")
+class ListResourceTemplates(MethodView):
+    @call_rate_limit
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self, tool_ref):
+        """List the server's resource templates (live)"""
+        return run_request(find_tool(tool_ref), "list_resource_templates", {}, None)
+
+
+@blp.route("/tools/<tool_ref>/resources/read")
+class ReadResource(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(ReadResourceSchema)
+    @blp.response(200)
+    def post(self, body, tool_ref):
+        """Read one resource by URI"""
+        return run_request(find_tool(tool_ref), "read_resource", {"uri": body["uri"]}, body.get("timeout"))
+
+
+@blp.route("/tools/<tool_ref>/prompts")
+class ListPrompts(MethodView):
+    @call_rate_limit
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self, tool_ref):
+        """List the server's prompts (live)"""
+        return run_request(find_tool(tool_ref), "list_prompts", {}, None)
+
+
+@blp.route("/tools/<tool_ref>/prompts/get")
+class GetPrompt(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(GetPromptSchema)
+    @blp.response(200)
+    def post(self, body, tool_ref):
+        """Get one prompt with its arguments filled in"""
+        return run_request(find_tool(tool_ref), "get_prompt", {"name": body["name"], "arguments": body["arguments"]},
+                           body.get("timeout"))
+
+
+# -- the aggregated view: every running tool's MCP tools under one namespace ------------------------
+
+def aggregated_tools() -> list[dict]:
+    items = []
+    for tool in Tool.select().where(Tool.status == "RUNNING").order_by(Tool.name):
+        if not tool_in_scope(tool.name):
+            continue
+        for mcp_tool in tool.mcp_tools or []:
+            items.append({**mcp_tool, "name": f"{tool.name}{SEPARATOR}{mcp_tool['name']}",
+                          "server": tool.name, "tool": mcp_tool["name"]})
+    return items
+
+
+class UnifiedCallSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=3, max=300),
+                         metadata={"description": "`<tool>__<mcp tool>`, as listed by /mcp/http/tools"})
+    arguments = fields.Dict(load_default=dict)
+    timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
+    session_id = fields.Integer()
+
+
+def unified_call(args: dict, body: dict):
+    server, sep, mcp_tool = body["name"].partition(SEPARATOR)
+    if not sep or not mcp_tool:
+        abort(422, message=f"name must be <tool>{SEPARATOR}<mcp tool>", errors={"name": ["not an aggregated name"]})
+    tool = find_tool(server)
+    return run_request(tool, "call", {"tool": mcp_tool, "arguments": body["arguments"]}, body.get("timeout"),
+                       body.get("session_id"), args["async_"])
+
+
+@blp.route("/mcp/http/tools")
+class HttpTools(MethodView):
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self):
+        """Every MCP tool of every running tool, named `<tool>__<mcp tool>`"""
+        return {"tools": aggregated_tools()}
+
+
+@blp.route("/mcp/http/call")
+class HttpCall(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(CallArgs, location="query")
+    @blp.arguments(UnifiedCallSchema)
+    @blp.response(200)
+    def post(self, args, body):
+        """Call `<tool>__<mcp tool>` (plain-HTTP clients)"""
+        return unified_call(args, body)
+
+
+@blp.route("/mcp/unified/call")
+class UnifiedCall(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(CallArgs, location="query")
+    @blp.arguments(UnifiedCallSchema)
+    @blp.response(200)
+    def post(self, args, body):
+        """Call `<tool>__<mcp tool>` through the aggregated namespace"""
+        return unified_call(args, body)

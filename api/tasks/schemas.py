@@ -1,0 +1,54 @@
+"""Schemas of /api/v1/tasks: jobs (one row each) and stored workflows."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.pagination import PageArgs
+from api.schemas import UTCDateTime
+from models.tasks import TASK_STATUSES
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    tool_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    session_id = fields.Integer(allow_none=True)
+    parent_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(TASK_STATUSES)})
+    args = fields.Raw(allow_none=True)
+    result = fields.Raw(allow_none=True)
+    error = fields.String(allow_none=True)
+    error_type = fields.String(allow_none=True)
+    worker_id = fields.String(allow_none=True)
+    definition = fields.Raw(allow_none=True)
+    schedule = fields.String(allow_none=True)
+    created_at = UTCDateTime(allow_none=True)
+    started_at = UTCDateTime(allow_none=True)
+    finished_at = UTCDateTime(allow_none=True)
+    duration_ms = fields.Float(allow_none=True)
+
+
+class AcceptedSchema(Schema):
+    task_id = fields.String()
+    status = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class TaskListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(TASK_STATUSES))
+    kind = fields.String()
+    tool_id = fields.Integer()
+    parent_id = fields.String()
+    mine = fields.Boolean(metadata={"description": "Only my tasks."})
+
+
+class TaskStatusSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"enum": list(TASK_STATUSES)})
+    error = fields.String(allow_none=True)
+    error_type = fields.String(allow_none=True)
+    started_at = UTCDateTime(allow_none=True)
+    finished_at = UTCDateTime(allow_none=True)
+    duration_ms = fields.Float(allow_none=True)

@@ -1,0 +1,256 @@
+"""/api/v1/tools: the registry (CRUD, import/export), lifecycle as jobs, live status and logs."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from api.auth import current_user, has_role, require_role, tool_in_scope
+from api.errors import abort
+from api.extensions import get_redis, get_settings
+from api.jobs import enqueue_recorded, raise_for_failure, run_and_wait, wait_limit
+from api.pagination import page_schema, paginate
+from api.tasks.schemas import AcceptedSchema, TaskSchema
+from api.tasks.views import task_view
+from api.tools import mcpservers
+from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, McpServersSchema, ToolCreateSchema,
+                               ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
+from models import LogEntry, Tool, utcnow
+from workers.jobs import Job, JobError
+from workers.runtime import live_key
+
+blp = Blueprint("tools", __name__, url_prefix="/tools", description="MCP servers managed by the platform")
+log = logging.getLogger("mcps.api.tools")
+
+# Changing these is defining what code runs (or where requests go): admins only.
+EXECUTION_FIELDS = ("transport", "command", "args", "env", "cwd", "url", "headers")
+
+
+def find_tool(tool_ref: str) -> Tool:
+    """A tool by id or by name; 404 when missing, and 404 too when the API key may not see it."""
+    tool = Tool.get_or_none(Tool.id == int(tool_ref)) if tool_ref.isdigit() else Tool.get_or_none(Tool.name == tool_ref)
+    if tool is None or not tool_in_scope(tool.name):
+        abort(404, message=f"no tool {tool_ref}")
+    return tool
+
+
+def accepted(job: Job):
+    enqueue_recorded(job)
+    links = {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
+    return {"task_id": job.id, "status": "queued", "links": links}, 202, {"Location": links["self"]}
+
+
+@blp.route("")
+class Tools(MethodView):
+    @require_role("viewer")
+    @blp.arguments(ToolListArgs, location="query")
+    @blp.response(200, page_schema(ToolSchema))
+    def get(self, args):
+        """List tools"""
+        query = Tool.select().order_by(Tool.id)
+        for field in ("status", "transport", "category"):
+            if field in args:
+                query = query.where(getattr(Tool, field) == args[field])
+        if "tag" in args:
+            query = query.where(Tool.tags.contains(json.dumps(args["tag"])))
+        if "q" in args:
+            query = query.where(Tool.name.contains(args["q"]) | Tool.display_name.contains(args["q"])
+                                | Tool.description.contains(args["q"]))
+        tools = [tool for tool in query if tool_in_scope(tool.name)]
+        return paginate(tools, args)
+
+    @require_role("admin")
+    @blp.arguments(ToolCreateSchema)
+    @blp.response(201, ToolSchema)
+    @blp.alt_response(409, "CONFLICT")
+    def post(self, body):
+        """Register a tool (admins: a stdio tool runs a command on the workers)"""
+        if Tool.select().where(Tool.name == body["name"]).exists():
+            abort(409, message=f"a tool named {body['name']} exists")
+        tool = Tool.create(created_by=current_user().id, **body)
+        log.info("event=tool.created tool=%s transport=%s by=%s", tool.name, tool.transport, current_user().username)
+        return tool
+
+
+@blp.route("/available")
+class AvailableTools(MethodView):
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self):
+        """Running tools with the MCP tools, resources and prompts they offer"""
+        running = Tool.select().where(Tool.status == "RUNNING").order_by(Tool.name)
+        return {"items": [{"id": t.id, "name": t.name, "display_name": t.display_name, "tools": t.mcp_tools,
+                           "resources": t.mcp_resources, "prompts": t.mcp_prompts}
+                          for t in running if tool_in_scope(t.name)]}
+
+
+@blp.route("/export")
+class ExportTools(MethodView):
+    @require_role("admin")
+    @blp.arguments(ExportArgs, location="query")
+    @blp.response(200, McpServersSchema)
+    def get(self, args):
+        """Export every tool as an `mcpServers` document (Claude Desktop / Cursor format)"""
+        return mcpservers.export_tools(Tool.select().order_by(Tool.name), args["include_secrets"])
+
+
+@blp.route("/import")
+class ImportTools(MethodView):
+    @require_role("admin")
+    @blp.arguments(ImportArgs, location="query")
+    @blp.arguments(McpServersSchema)
+    @blp.response(200)
+    def post(self, args, document):
+        """Import an `mcpServers` document; existing names are skipped unless replace=true"""
+        try:
+            definitions = mcpservers.parse_document(document)
+        except ValidationError as error:
+            abort(422, message="the mcpServers document is not valid: see errors", errors=error.messages)
+        return mcpservers.import_tools(definitions, args["replace"], current_user().id)
+
+
+@blp.route("/<tool_ref>")
+class ToolByRef(MethodView):
+    @require_role("viewer")
+    @blp.response(200, ToolSchema)
+    def get(self, tool_ref):
+        """One tool (by id or name)"""
+        return find_tool(tool_ref)
+
+    @require_role("operator")
+    @blp.arguments(ToolDefinitionSchema)
+    @blp.response(200, ToolSchema)
+    def put(self, body, tool_ref):
+        """Change a tool (admins only for transport, command, args, env, cwd, url, headers)"""
+        tool = find_tool(tool_ref)
+        touched = [field for field in EXECUTION_FIELDS if field in body]
+        if touched and not has_role(current_user(), "admin"):
+            abort(403, message=f"only admins may change {', '.join(touched)}")
+        if "name" in body and body["name"] != tool.name and Tool.select().where(Tool.name == body["name"]).exists():
+            abort(409, message=f"a tool named {body['name']} exists")
+        merged = {field: getattr(tool, field) for field in EXECUTION_FIELDS} | {f: body[f] for f in touched}
+        try:
+            check_transport_fields(merged)
+        except ValidationError as error:
+            abort(422, message="the tool definition is not valid: see errors", errors=error.messages)
+        for field, value in body.items():
+            setattr(tool, field, value)
+        tool.updated_at = utcnow()
+        tool.save()
+        return tool
+
+    @require_role("admin")
+    @blp.response(204)
+    def delete(self, tool_ref):
+        """Delete a tool (stopped first when running)"""
+        tool = find_tool(tool_ref)
+        if tool.status != "STOPPED" or tool.owner_worker:
+            outcome = run_and_wait(Job(kind="stop", tool_id=tool.id, user_id=current_user().id), 30)
+            if outcome.get("status") != "succeeded":
+                abort(409, message=f"could not stop the tool before deleting it: {outcome.get('error')}")
+        Tool.delete().where(Tool.id == tool.id).execute()
+        log.info("event=tool.deleted tool=%s by=%s", tool.name, current_user().username)
+
+
+def lifecycle(kind: str, tool_ref: str, args: dict):
+    tool = find_tool(tool_ref)
+    job = Job(kind=kind, tool_id=tool.id, user_id=current_user().id)
+    if not args["wait"]:
+        return accepted(job)
+    try:
+        event = run_and_wait(job, wait_limit(args.get("timeout")))
+    except JobError:
+        return accepted_after_wait(job)
+    return task_view(job.id, event), 200
+
+
+def accepted_after_wait(job: Job):
+    links = {"self": url_for("tasks.TaskById", task_id=job.id)}
+    return {"task_id": job.id, "status": "running", "links": links}, 202, {"Location": links["self"]}
+
+
+@blp.route("/<tool_ref>/start")
+class StartTool(MethodView):
+    @require_role("operator")
+    @blp.arguments(WaitArgs, location="query")
+    @blp.response(202, AcceptedSchema)
+    @blp.alt_response(200, schema=TaskSchema, description="With wait=true: the finished task")
+    def post(self, args, tool_ref):
+        """Start a tool (a job: 202 + task id, or the outcome with wait=true)"""
+        return lifecycle("start", tool_ref, args)
+
+
+@blp.route("/<tool_ref>/stop")
+class StopTool(MethodView):
+    @require_role("operator")
+    @blp.arguments(WaitArgs, location="query")
+    @blp.response(202, AcceptedSchema)
+    @blp.alt_response(200, schema=TaskSchema, description="With wait=true: the finished task")
+    def post(self, args, tool_ref):
+        """Stop a tool"""
+        return lifecycle("stop", tool_ref, args)
+
+
+@blp.route("/<tool_ref>/restart")
+class RestartTool(MethodView):
+    @require_role("operator")
+    @blp.arguments(WaitArgs, location="query")
+    @blp.response(202, AcceptedSchema)
+    @blp.alt_response(200, schema=TaskSchema, description="With wait=true: the finished task")
+    def post(self, args, tool_ref):
+        """Restart a tool (a new process)"""
+        return lifecycle("restart", tool_ref, args)
+
+
+@blp.route("/<tool_ref>/status")
+class ToolStatus(MethodView):
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self, tool_ref):
+        """Live status: pid, uptime, memory and CPU of the process tree, restarts, owner worker"""
+        tool = find_tool(tool_ref)
+        live = get_redis().get(live_key(get_settings(), tool.id))
+        live = json.loads(live) if live else {}
+        return {"id": tool.id, "name": tool.name, "status": live.get("status", tool.status),
+                "desired_state": tool.desired_state, "pid": live.get("pid", tool.pid),
+                "owner_worker": live.get("worker"), "restart_count": live.get("restart_count", tool.restart_count),
+                "last_error": tool.last_error, "started_at": ToolSchema().dump(tool)["started_at"],
+                "uptime_s": live.get("uptime_s"), "memory_mb": live.get("memory_mb"),
+                "cpu_percent": live.get("cpu_percent"), "processes": live.get("processes"),
+                "protocol_version": tool.protocol_version}
+
+
+@blp.route("/<tool_ref>/capabilities")
+class ToolCapabilities(MethodView):
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self, tool_ref):
+        """What the server said about itself: info, capabilities, and its tools, resources and prompts"""
+        tool = find_tool(tool_ref)
+        return {"id": tool.id, "name": tool.name, "protocol_version": tool.protocol_version,
+                "server_info": tool.server_info, "capabilities": tool.capabilities,
+                "instructions": tool.instructions, "tools": tool.mcp_tools, "resources": tool.mcp_resources,
+                "prompts": tool.mcp_prompts}
+
+
+@blp.route("/<tool_ref>/logs")
+class ToolLogs(MethodView):
+    @require_role("viewer")
+    @blp.arguments(LogArgs, location="query")
+    @blp.response(200, page_schema(LogEntrySchema))
+    def get(self, args, tool_ref):
+        """The tool's stderr and lifecycle events (paginated, oldest first; `tail` for the last lines)"""
+        tool = find_tool(tool_ref)
+        query = LogEntry.select().where(LogEntry.tool_id == tool.id)
+        if "source" in args:
+            query = query.where(LogEntry.source == args["source"])
+        if "level" in args:
+            query = query.where(LogEntry.level == args["level"])
+        if "tail" in args:
+            rows = list(query.order_by(LogEntry.id.desc()).limit(args["tail"]))[::-1]
+            return paginate(rows, {**args, "page": 1, "page_size": max(len(rows), 1)})
+        return paginate(query.order_by(LogEntry.id), args)
