@@ -12,10 +12,12 @@ import re
 from marshmallow import ValidationError
 
 from api.tools.schemas import MASK, ToolCreateSchema
-from models import Tool, db
+from models import Tool, db, utcnow
 
 TRANSPORT_OF_TYPE = {"stdio": "stdio", "http": "streamable_http", "streamable-http": "streamable_http",
                      "streamable_http": "streamable_http", "streamableHttp": "streamable_http", "sse": "sse"}
+# What a replaced entry resets when it does not say it: an HTTP entry must not keep a stdio command.
+EXECUTION_DEFAULTS = {"command": None, "args": [], "env": None, "cwd": None, "url": None, "headers": None}
 KNOWN_KEYS = {"command", "args", "env", "cwd", "url", "headers", "type", "transport", "disabled",
               "description", "autoStart", "timeout"}
 
@@ -23,6 +25,13 @@ KNOWN_KEYS = {"command", "args", "env", "cwd", "url", "headers", "type", "transp
 def slug(name: str) -> str:
     value = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return value[:64].strip("-") or "tool"
+
+
+def unmask(values: dict | None, stored: dict | None) -> dict | None:
+    """`values` with every masked value (as answered by GET or a masked export) taken from `stored`."""
+    if not values or not stored:
+        return values
+    return {name: stored.get(name, value) if value == MASK else value for name, value in values.items()}
 
 
 def definition_from_entry(name: str, entry: dict) -> dict:
@@ -79,8 +88,12 @@ def import_tools(definitions: list[dict], replace: bool, created_by: int | None)
                 Tool.create(created_by=created_by, **definition)
                 report["created"].append(definition["name"])
             elif replace:
+                definition = {**EXECUTION_DEFAULTS, **definition}
+                definition["env"] = unmask(definition["env"], existing.env)
+                definition["headers"] = unmask(definition["headers"], existing.headers)
                 for field, value in definition.items():
                     setattr(existing, field, value)
+                existing.updated_at = utcnow()
                 existing.save()
                 report["updated"].append(definition["name"])
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import url_for
+from flask import jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
@@ -55,12 +55,12 @@ class Tools(MethodView):
         for field in ("status", "transport", "category"):
             if field in args:
                 query = query.where(getattr(Tool, field) == args[field])
-        if "tag" in args:
-            query = query.where(Tool.tags.contains(json.dumps(args["tag"])))
         if "q" in args:
             query = query.where(Tool.name.contains(args["q"]) | Tool.display_name.contains(args["q"])
                                 | Tool.description.contains(args["q"]))
-        tools = [tool for tool in query if tool_in_scope(tool.name)]
+        # Tags are matched here, not in SQL: a JSONField would encode the LIKE pattern as JSON.
+        tools = [tool for tool in query
+                 if tool_in_scope(tool.name) and ("tag" not in args or args["tag"] in (tool.tags or []))]
         return paginate(tools, args)
 
     @require_role("admin")
@@ -95,7 +95,8 @@ class ExportTools(MethodView):
     @blp.response(200, McpServersSchema)
     def get(self, args):
         """Export every tool as an `mcpServers` document (Claude Desktop / Cursor format)"""
-        return mcpservers.export_tools(Tool.select().order_by(Tool.name), args["include_secrets"])
+        tools = [tool for tool in Tool.select().order_by(Tool.name) if tool_in_scope(tool.name)]
+        return mcpservers.export_tools(tools, args["include_secrets"])
 
 
 @blp.route("/import")
@@ -137,6 +138,9 @@ class ToolByRef(MethodView):
             check_transport_fields(merged)
         except ValidationError as error:
             abort(422, message="the tool definition is not valid: see errors", errors=error.messages)
+        for field in ("env", "headers"):  # a definition read back from GET carries masked secrets
+            if field in body:
+                body[field] = mcpservers.unmask(body[field], getattr(tool, field))
         for field, value in body.items():
             setattr(tool, field, value)
         tool.updated_at = utcnow()
@@ -149,7 +153,11 @@ class ToolByRef(MethodView):
         """Delete a tool (stopped first when running)"""
         tool = find_tool(tool_ref)
         if tool.status != "STOPPED" or tool.owner_worker:
-            outcome = run_and_wait(Job(kind="stop", tool_id=tool.id, user_id=current_user().id), 30)
+            try:
+                outcome = run_and_wait(Job(kind="stop", tool_id=tool.id, user_id=current_user().id), 30)
+            except JobError as error:  # no worker took the stop: deleting now could orphan the process
+                abort(503, message=f"could not stop the tool before deleting it: {error}",
+                      headers={"Retry-After": "5"})
             if outcome.get("status") != "succeeded":
                 abort(409, message=f"could not stop the tool before deleting it: {outcome.get('error')}")
         Tool.delete().where(Tool.id == tool.id).execute()
@@ -158,14 +166,18 @@ class ToolByRef(MethodView):
 
 def lifecycle(kind: str, tool_ref: str, args: dict):
     tool = find_tool(tool_ref)
-    job = Job(kind=kind, tool_id=tool.id, user_id=current_user().id)
+    user = current_user()
+    job = Job(kind=kind, tool_id=tool.id, user_id=user.id)
+    LogEntry.create(category="operations", level="INFO", tool_id=tool.id, task_id=job.id, user_id=user.id,
+                    source="api", message=f"{kind} requested by {user.username}")
     if not args["wait"]:
         return accepted(job)
     try:
         event = run_and_wait(job, wait_limit(args.get("timeout")))
     except JobError:
         return accepted_after_wait(job)
-    return task_view(job.id, event), 200
+    # A Response: @blp.response would dump the task with AcceptedSchema, the 202's schema.
+    return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
 
 
 def accepted_after_wait(job: Job):

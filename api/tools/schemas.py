@@ -13,6 +13,7 @@ from models.tools import STATUSES, TRANSPORTS
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MASK = "********"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
 def check_url(value: str) -> None:
@@ -54,12 +55,20 @@ class ToolDefinitionSchema(StrictSchema):
     def _slug(self, value, **_):
         if not SLUG.match(value):
             raise ValidationError("must be a slug: lowercase letters, digits and single hyphens, 1-64 chars")
+        if value.isdigit():  # /tools/<ref> reads a number as an id
+            raise ValidationError("must contain a letter: a number would read as a tool id")
 
     @validates("env")
     def _env_names(self, value, **_):
         bad = [name for name in (value or {}) if not ENV_NAME.match(name)]
         if bad:
             raise ValidationError(f"not valid environment variable names: {', '.join(bad)}")
+
+    @validates("headers")
+    def _header_names(self, value, **_):
+        bad = [name for name in (value or {}) if not HEADER_NAME.match(name)]
+        if bad:
+            raise ValidationError(f"not valid HTTP header names: {', '.join(bad)}")
 
 
 class ToolCreateSchema(ToolDefinitionSchema):
@@ -163,7 +172,7 @@ class GetPromptSchema(StrictSchema):
 
 
 class LogArgs(PageArgs):
-    source = fields.String(metadata={"description": "stderr, lifecycle, server, transport"})
+    source = fields.String(metadata={"description": "stderr, lifecycle, server, transport, api (who asked)"})
     level = fields.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     tail = fields.Integer(validate=validate.Range(min=1, max=1000),
                           metadata={"description": "Only the last N lines (oldest first)."})
