@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from flask import current_app
 
+from limits import parse_many
+
+from api.auth import authenticate
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from models import Task, utcnow
-from workers.jobs import Job, JobClient, JobError
+from workers.jobs import CallBudget, Job, JobClient, JobError, RateLimited
 from workers.main import build_broker
 
 JOBS_KEY = "mcps.jobs"
 
 # How a failed job reads over HTTP.
 ERROR_STATUS = {
-    "tool_not_running": 409, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
+    "rate_limited": 429, "tool_not_running": 409, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
     "start_failed": 502, "timeout": 504, "deadline_exceeded": 504, "worker_lost": 503, "internal": 500,
 }
 
@@ -27,19 +30,42 @@ def get_jobs() -> JobClient:
     return jobs
 
 
+BUDGET_KEY = "mcps.call_budget"
+
+
+def call_budget() -> CallBudget:
+    """This caller's call budget (settings.rate_limits.calls), counted per API key or else per user.
+    It is checked by the enqueue script, in the same round trip as the job itself."""
+    limit = current_app.extensions.get(BUDGET_KEY)
+    if limit is None:
+        limit = current_app.extensions[BUDGET_KEY] = parse_many(get_settings().rate_limits.calls)[0]
+    caller = authenticate()
+    who = f"key:{caller.api_key.id}" if caller.api_key is not None else f"user:{caller.user.id}"
+    return CallBudget(who=who, amount=limit.amount, window_ms=limit.get_expiry() * 1000, description=str(limit))
+
+
+def raise_rate_limited(error: RateLimited) -> None:
+    retry_after = max(1, -(-int(error.event.get("retry_after_ms", 1000)) // 1000))
+    abort(429, message=str(error), errors={"error_type": "rate_limited"}, headers={"Retry-After": str(retry_after)})
+
+
 def wait_limit(requested: float | None) -> float:
     maximum = get_settings().mcp.jobs.wait_max_s
     return min(requested, maximum) if requested else maximum
 
 
-def enqueue_recorded(job: Job) -> Task:
+def enqueue_recorded(job: Job, limit: CallBudget | None = None) -> Task:
     """Asynchronous jobs: a queued task row first (so it can be listed and failed if its worker dies),
     then the job; the worker's final write replaces the row."""
     owner = get_jobs().owner_of(job.tool_id) if job.tool_id is not None else None
     task = Task.create(id=job.id, kind=job.kind, tool_id=job.tool_id, user_id=job.user_id,
                        session_id=job.session_id, status="queued", args=job.args, worker_id=owner,
                        created_at=utcnow())
-    get_jobs().submit(job)
+    try:
+        get_jobs().submit(job, limit=limit)
+    except RateLimited as error:
+        task.delete_instance()
+        raise_rate_limited(error)
     return task
 
 
@@ -48,14 +74,16 @@ def raise_for_failure(event: dict, task_id: str) -> None:
     if event.get("status") == "succeeded":
         return
     error_type = event.get("error_type", "internal")
+    if error_type == "rate_limited":
+        raise_rate_limited(RateLimited(event))
     abort(ERROR_STATUS.get(error_type, 500), message=event.get("error") or error_type,
           errors={"error_type": error_type, "task_id": task_id})
 
 
-def run_and_wait(job: Job, timeout_s: float) -> dict:
+def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
     """Run a job synchronously; a wait that runs out is a JobError('wait_timeout') for the caller."""
     try:
-        return get_jobs().run(job, timeout_s)
+        return get_jobs().run(job, timeout_s, limit)
     except JobError as error:
         if error.error_type == "wait_timeout":
             raise

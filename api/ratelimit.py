@@ -1,9 +1,10 @@
 """Rate limits (flask-limiter, counters in Redis under the settings' key namespace).
 
 Every `/api/` request counts against one of two budgets of its caller (the user behind a JWT or an API
-key; the client IP when anonymous): `rate_limits.calls` for views marked `@call_rate_limit` (tool
-calls: agents must not hit it), `rate_limits.management` for everything else. Each budget is shared by
-all endpoints of its kind. A refused request is a 429 in the one error shape, with Retry-After.
+key; the client IP when anonymous): `rate_limits.management` here, for everything but the views marked
+`@call_rate_limit` (tool calls: agents must not hit it). Those spend `rate_limits.calls` instead, counted
+per API key or user by the job path itself (api.jobs.call_budget: checked inside the enqueue script, so
+it costs no extra round trip). A refused request is a 429 in the one error shape, with Retry-After.
 """
 from __future__ import annotations
 
@@ -46,10 +47,6 @@ def _limited() -> bool:
             and request.method != "OPTIONS")
 
 
-def is_call_request() -> bool:
-    return _limited() and getattr(_handler(), CALL_LIMIT_ATTR, False)
-
-
 def is_management_request() -> bool:
     return _limited() and not getattr(_handler(), CALL_LIMIT_ATTR, False)
 
@@ -76,7 +73,6 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
         application_limits=[
             ApplicationLimit(settings.rate_limits.management, scope="management",
                              exempt_when=lambda: not is_management_request()),
-            ApplicationLimit(settings.rate_limits.calls, scope="calls", exempt_when=lambda: not is_call_request()),
         ],
         storage_uri=storage_uri(settings),
         storage_options=options,

@@ -71,10 +71,11 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(settings, database):
+def start_worker_for():
+    """start_worker_for(settings): a worker process on those settings, stopped after the test."""
     workers = []
 
-    def start() -> WorkerProcess:
+    def start(settings) -> WorkerProcess:
         worker = WorkerProcess(settings)
         workers.append(worker)
         worker.wait_ready()
@@ -83,6 +84,24 @@ def start_worker(settings, database):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def start_worker(settings, database, start_worker_for):
+    """start_worker(): a worker process on the test's `settings` and SQLite database."""
+    return lambda: start_worker_for(settings)
+
+
+@pytest.fixture
+def run_job_for():
+    """run_job_for(settings, kind, tool_id, **args): submit a job and wait for its result event."""
+    def run(settings, kind, tool_id=None, wait_s=30, **args):
+        client = redis_client(settings)
+        jobs = JobClient(build_broker(settings, client), client, settings)
+        job = Job(kind=kind, tool_id=tool_id, args=args)
+        jobs.submit(job)
+        return jobs.wait(job.id, wait_s)
+    return run
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ with a placeholder queue name that the script fills in.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import redis
 from dramatiq.broker import MessageProxy
@@ -34,9 +35,23 @@ QUEUE_PLACEHOLDER = "__mcps_queue__"
 DIRECT_QUEUE_PREFIX = "worker."
 
 ENQUEUE_SCRIPT = """
+-- KEYS: owner lease ('' = no routing), rate counter ('' = no limit), the job's result stream
+-- ARGV: namespace, queue, message id, message template, placeholder, direct prefix, wake tokens kept,
+--       rate limit, rate window ms, rejection event (JSON), stream maxlen, stream ttl s
+if KEYS[2] ~= '' then
+  local used = redis.call('INCR', KEYS[2])
+  if used == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[9]) end
+  if used > tonumber(ARGV[8]) then
+    local retry_ms = redis.call('PTTL', KEYS[2])
+    local event = string.gsub(ARGV[10], '"retry_after_ms":0', '"retry_after_ms":' .. retry_ms, 1)
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', 'e', event)
+    redis.call('EXPIRE', KEYS[3], ARGV[12])
+    return {false, false, retry_ms}
+  end
+end
 local queue = ARGV[2]
 local owner = false
-if #KEYS > 0 then
+if KEYS[1] ~= '' then
   owner = redis.call('GET', KEYS[1])
   if owner then queue = ARGV[6] .. owner end
 end
@@ -52,6 +67,20 @@ else
 end
 return {queue, owner}
 """
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A fixed-window budget checked by the enqueue script: over it, the job is not enqueued and the
+    rejection event (with "retry_after_ms":0 filled in) is written to the job's stream instead."""
+
+    key: str
+    amount: int
+    window_ms: int
+    stream_key: str
+    rejection: str
+    stream_maxlen: int
+    stream_ttl_s: int
 
 
 def is_direct(queue_name: str) -> bool:
@@ -79,19 +108,27 @@ class WakeupRedisBroker(RedisBroker):
         message, _ = self.enqueue_routed(message)
         return message
 
-    def enqueue_args(self, message: Message, owner_key: str | None = None) -> tuple[list, list]:
+    def enqueue_args(self, message: Message, owner_key: str | None = None,
+                     limit: RateLimit | None = None) -> tuple[list, list]:
         """KEYS and ARGV of ENQUEUE_SCRIPT for `message` (for callers that pipeline it)."""
         template = message.copy(queue_name=QUEUE_PLACEHOLDER, options={"redis_message_id": message.message_id})
-        return ([owner_key] if owner_key else [],
+        rate_key, rate_limit, window_ms, stream, rejection, maxlen, ttl = "", 0, 0, "", "", 0, 0
+        if limit is not None:
+            rate_key, rate_limit, window_ms = limit.key, limit.amount, limit.window_ms
+            stream, rejection, maxlen, ttl = limit.stream_key, limit.rejection, limit.stream_maxlen, limit.stream_ttl_s
+        return ([owner_key or "", rate_key, stream],
                 [self.namespace, message.queue_name, message.message_id, template.encode(), QUEUE_PLACEHOLDER,
-                 DIRECT_QUEUE_PREFIX, WAKE_TOKENS_KEPT])
+                 DIRECT_QUEUE_PREFIX, WAKE_TOKENS_KEPT, rate_limit, window_ms, rejection, maxlen, ttl])
 
-    def enqueue_routed(self, message: Message, owner_key: str | None = None) -> tuple[Message, str | None]:
+    def enqueue_routed(self, message: Message, owner_key: str | None = None,
+                       limit: RateLimit | None = None) -> tuple[Message | None, str | None]:
         """Enqueue on message.queue_name, or on the queue of the worker named by `owner_key` when that
-        key exists. Returns the message as enqueued and the owner (None when not routed)."""
+        key exists. Returns the message as enqueued (None when `limit` refused it) and the owner."""
         self.emit_before("enqueue", message, None)
-        keys, args = self.enqueue_args(message, owner_key)
-        queue, owner = self.enqueue_script(keys=keys, args=args)
+        keys, args = self.enqueue_args(message, owner_key, limit)
+        queue, owner = self.enqueue_script(keys=keys, args=args)[:2]
+        if queue is None:
+            return None, None
         message = message.copy(queue_name=queue.decode(), options={"redis_message_id": message.message_id})
         self.emit_after("enqueue", message, None)
         return message, owner.decode() if owner else None

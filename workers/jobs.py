@@ -16,6 +16,7 @@ import redis
 
 from config import Section
 from workers import registry, stream
+from workers.broker import RateLimit
 from workers.leases import ToolOwnerLease, lease_key
 from workers.redis_client import key
 
@@ -27,12 +28,28 @@ LIFECYCLE_KINDS = ("start", "stop", "restart")
 CANCEL_TTL_S = 3600
 
 
+@dataclass(frozen=True)
+class CallBudget:
+    """A caller's call budget: `amount` jobs per `window_ms`, counted per `who` (user or API key)."""
+
+    who: str
+    amount: int
+    window_ms: int
+    description: str
+
+
 class JobError(Exception):
     """A job that could not produce a result; `error_type` is stable for clients."""
 
     def __init__(self, message: str, error_type: str):
         super().__init__(message)
         self.error_type = error_type
+
+
+class RateLimited(Exception):
+    def __init__(self, event: dict | None):
+        super().__init__((event or {}).get("error", "rate limited"))
+        self.event = event or {}
 
 
 @dataclass
@@ -62,37 +79,54 @@ class JobClient:
     def owner_of(self, tool_id: int) -> str | None:
         return self.leases.owner(tool_id)
 
-    def submit(self, job: Job, queue: str | None = None) -> str | None:
+    def submit(self, job: Job, queue: str | None = None, limit: CallBudget | None = None) -> str | None:
         """Enqueue `job` on `queue`, by default on the queue of the worker owning its tool (decided inside
-        Redis, same round trip) or else on the lifecycle queue. Returns the owner worker id, if any."""
-        message = dramatiq.Message(queue_name=queue or LIFECYCLE_QUEUE, actor_name=ACTOR, args=(asdict(job),),
-                                   kwargs={}, options={})
+        Redis, same round trip) or else on the lifecycle queue. Returns the owner worker id, if any;
+        raises RateLimited when `limit` is spent."""
+        message = self._message(job, queue)
         owner_key = lease_key(self.settings, job.tool_id) if queue is None and job.tool_id is not None else None
-        _, owner = self.broker.enqueue_routed(message, owner_key)
+        enqueued, owner = self.broker.enqueue_routed(message, owner_key, self._rate_limit(job, limit))
+        if enqueued is None:
+            raise RateLimited(stream.final_event(self.redis, self.settings, job.id))
         return owner
 
-    def run(self, job: Job, timeout_s: float) -> dict:
+    def _message(self, job: Job, queue: str | None = None) -> dramatiq.Message:
+        return dramatiq.Message(queue_name=queue or LIFECYCLE_QUEUE, actor_name=ACTOR, args=(asdict(job),),
+                                kwargs={}, options={})
+
+    def _rate_limit(self, job: Job, budget: CallBudget | None) -> RateLimit | None:
+        if budget is None:
+            return None
+        window = int(time.time() * 1000) // budget.window_ms
+        rejection = {"type": stream.FINAL_EVENT, "status": "failed", "error_type": "rate_limited",
+                     "error": f"call rate limit exceeded ({budget.description})", "retry_after_ms": 0}
+        return RateLimit(key(self.settings, "ratelimit", "calls", budget.who, window), budget.amount,
+                         budget.window_ms, stream.stream_key(self.settings, job.id),
+                         json.dumps(rejection, separators=(",", ":")), self.settings.mcp.jobs.stream_maxlen,
+                         self.settings.mcp.jobs.result_ttl_s)
+
+    def run(self, job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
         """Submit `job` to its tool's owner (or the lifecycle queue) and wait for its result event.
 
         The enqueue script and the first blocking XREAD go out in one pipeline: Redis runs the
         enqueue, then holds the XREAD until the worker's reply lands, so a call costs the caller a
         single round trip. (Dramatiq's enqueue middleware hooks are skipped on this path: ours has none.)
         """
-        message = dramatiq.Message(queue_name=LIFECYCLE_QUEUE, actor_name=ACTOR, args=(asdict(job),),
-                                   kwargs={}, options={})
+        message = self._message(job)
         keys, args = self.broker.enqueue_args(
-            message, lease_key(self.settings, job.tool_id) if job.tool_id is not None else None)
+            message, lease_key(self.settings, job.tool_id) if job.tool_id is not None else None,
+            self._rate_limit(job, limit))
         first_block_ms = max(1, min(int(timeout_s * 1000), 1000))
         pipe = self.redis.pipeline(transaction=False)
         pipe.evalsha(self.broker.enqueue_script.sha, len(keys), *keys, *args)
         pipe.xread({stream.stream_key(self.settings, job.id): "0"}, block=first_block_ms, count=100)
         routed, reply = pipe.execute(raise_on_error=False)
         if isinstance(routed, redis.exceptions.NoScriptError):  # Redis restarted: load and send again
-            _, routed_owner = self.broker.enqueue_routed(message, keys[0] if keys else None)
-            return self.wait(job.id, timeout_s, routed_owner)
+            owner = self.submit(job, limit=limit)
+            return self.wait(job.id, timeout_s, owner)
         if isinstance(routed, Exception):
             raise routed
-        owner = routed[1].decode() if routed[1] else None
+        owner = routed[1].decode() if routed[1] else None  # a refused job: its stream holds the rejection
         for entry_id, fields in (reply[0][1] if reply and not isinstance(reply, Exception) else []):
             event = json.loads(fields[b"e"])
             if event.get("type") == stream.FINAL_EVENT:

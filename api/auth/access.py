@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from api.auth import apikeys
 from api.errors import abort
 from models import ROLES, ApiKey, User
+from models.fastget import get_by
 
 ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES), start=1)}  # viewer 1 .. admin 3
 SECURITY_JWT = {"bearerAuth": []}
@@ -63,7 +64,7 @@ def authenticate() -> Caller:
     else:
         verify_jwt_in_request()  # raises flask-jwt-extended errors, answered as 401 by api.auth.tokens
         payload = get_jwt()
-        user = User.get_or_none(User.id == int(payload["sub"]))
+        user = get_by(User, User.id, int(payload["sub"]))
         if user is None or not user.is_active:
             abort(401, message="the token's user no longer exists or is disabled")
         caller = Caller(user=user, token=payload)

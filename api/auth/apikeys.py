@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from models.fastget import get_by
 from models import ApiKey, User, utcnow
 
 KEY_PREFIX = "mcps_"
@@ -39,8 +40,10 @@ def create_api_key(user: User, name: str, tool_scope: list[str] | None = None,
 
 def find_api_key(raw_key: str) -> ApiKey | None:
     """The key row (with its user joined) for a presented key, whatever its state."""
-    return (ApiKey.select(ApiKey, User).join(User)
-            .where(ApiKey.key_hash == hash_api_key(raw_key)).first())
+    api_key = get_by(ApiKey, ApiKey.key_hash, hash_api_key(raw_key))
+    if api_key is not None:
+        api_key.user = get_by(User, User.id, api_key.user_id)
+    return api_key
 
 
 def rejection_reason(api_key: ApiKey | None) -> str | None:

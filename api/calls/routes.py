@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_user, require_role, tool_in_scope
 from api.errors import abort
-from api.jobs import raise_for_failure, run_and_wait, wait_limit
+from api.jobs import call_budget, raise_for_failure, run_and_wait, wait_limit
 from api.ratelimit import call_rate_limit
 from api.tools.routes import accepted, accepted_after_wait, find_tool
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
@@ -39,10 +39,10 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
     job = Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id,
               deadline=None if asynchronous else time.time() + wait_s)
     if asynchronous:
-        return accepted(job)
+        return accepted(job, call_budget())
     started = time.perf_counter()
     try:
-        event = run_and_wait(job, wait_s)
+        event = run_and_wait(job, wait_s, call_budget())
     except JobError:
         return accepted_after_wait(job)
     raise_for_failure(event, job.id)

@@ -20,6 +20,7 @@ from api.tools import mcpservers
 from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, McpServersSchema, ToolCreateSchema,
                                ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
 from models import LogEntry, Tool, utcnow
+from models.fastget import get_by
 from workers.jobs import Job, JobError
 from workers.runtime import live_key
 
@@ -32,14 +33,14 @@ EXECUTION_FIELDS = ("transport", "command", "args", "env", "cwd", "url", "header
 
 def find_tool(tool_ref: str) -> Tool:
     """A tool by id or by name; 404 when missing, and 404 too when the API key may not see it."""
-    tool = Tool.get_or_none(Tool.id == int(tool_ref)) if tool_ref.isdigit() else Tool.get_or_none(Tool.name == tool_ref)
+    tool = get_by(Tool, Tool.id, int(tool_ref)) if tool_ref.isdigit() else get_by(Tool, Tool.name, tool_ref)
     if tool is None or not tool_in_scope(tool.name):
         abort(404, message=f"no tool {tool_ref}")
     return tool
 
 
-def accepted(job: Job):
-    enqueue_recorded(job)
+def accepted(job: Job, limit=None):
+    enqueue_recorded(job, limit)
     links = {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
     return {"task_id": job.id, "status": "queued", "links": links}, 202, {"Location": links["self"]}
 

@@ -1,5 +1,7 @@
 """Rate limits on the real Redis: a per-caller management budget, a separate budget for tool calls."""
+from api import create_app
 from api.users.accounts import create_user
+from tests.harness import make_stdio_tool
 from tests.api.conftest import LOGIN, PASSWORD, bearer
 
 INFO = "/api/v1/system/info"
@@ -49,14 +51,22 @@ def test_given_ok_responses_then_no_retry_after_header(make_app):
     assert "Retry-After" not in response.headers and "X-RateLimit-Limit" not in response.headers
 
 
-def test_given_a_call_endpoint_then_it_uses_the_calls_budget_not_the_management_one(with_probe_blueprint, make_app):
-    app = make_app(**{"rate_limits.management": "3 per minute", "rate_limits.calls": "5 per minute"})
+def test_given_a_call_endpoint_then_it_uses_the_calls_budget_not_the_management_one(
+        make_settings, start_worker_for, run_job_for):
+    settings = make_settings(**{"rate_limits.management": "3 per minute", "rate_limits.calls": "5 per minute"})
+    app = create_app(settings)
+    start_worker_for(settings)
     client = app.test_client()
     with app.app_context():
         create_user("olga", PASSWORD, role="operator")
+        tool = make_stdio_tool("legacy", "legacy_server.py")
+    assert run_job_for(settings, "start", tool.id)["status"] == "succeeded"
     olga = bearer(client.post(LOGIN, json={"username": "olga", "password": PASSWORD}).json["access_token"])
 
-    calls = [client.post("/api/v1/probe/tools/time/call", headers=olga).status_code for _ in range(6)]
+    calls = [client.post(f"/api/v1/tools/{tool.id}/call", headers=olga,
+                         json={"tool": "echo", "arguments": {"text": "x"}}) for _ in range(6)]
 
-    assert calls == [200] * 5 + [429]
+    assert [reply.status_code for reply in calls] == [200] * 5 + [429]
+    assert calls[-1].json["errors"]["error_type"] == "rate_limited"
+    assert 1 <= int(calls[-1].headers["Retry-After"]) <= 60
     assert client.get(INFO, headers=olga).status_code == 200  # 1 of 3 management requests (login was per IP)

@@ -1,0 +1,1 @@
+"""The benchmark of the job path: `make bench` (or `python -m bench --help`)."""

@@ -1,0 +1,171 @@
+"""Benchmark: the same MCP tool called directly with the SDK, through the job path (Dramatiq + Redis,
+in-process client) and through the REST API (HTTP sync call), sequentially and by 16 clients at once,
+and once after an idle pause. Prints a table and the gateway overhead.
+
+    make bench                      # or: .venv/bin/python -m bench [--calls 500] [--redis-url redis://...]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
+from mcp import Client, StdioServerParameters
+
+from bench.stack import Stack
+from workers.jobs import Job, JobClient
+from workers.main import build_broker
+from workers.redis_client import redis_client
+
+TOOL = {"name": "time", "transport": "stdio", "command": sys.executable, "args": ["-m", "mcp_server_time"]}
+CALL = ("get_current_time", {"timezone": "UTC"})
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Result:
+    def __init__(self, name: str):
+        self.name = name
+        self.latencies: list[float] = []
+        self.rate_1 = self.rate_16 = 0.0
+        self.idle: list[float] = []
+
+    def row(self) -> list[str]:
+        return [self.name, f"{percentile(self.latencies, 0.5):.2f}", f"{percentile(self.latencies, 0.99):.2f}",
+                f"{self.rate_1:.0f}", f"{self.rate_16:.0f}", f"{statistics.median(self.idle):.2f}"]
+
+
+def measure_sync(result: Result, call, calls: int, clients: int, idle_s: float, idle_rounds: int,
+                 make_caller) -> Result:
+    for _ in range(50):
+        call()
+    started = time.perf_counter()
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        call()
+        result.latencies.append((time.perf_counter() - t0) * 1000)
+    result.rate_1 = calls / (time.perf_counter() - started)
+    callers = [make_caller() for _ in range(clients)]
+    barrier = threading.Barrier(clients)
+
+    def client_loop(index: int) -> None:
+        barrier.wait()
+        for _ in range(calls // clients):
+            callers[index]()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client_loop, range(clients)))
+    result.rate_16 = (calls // clients) * clients / (time.perf_counter() - started)
+    for _ in range(idle_rounds):
+        time.sleep(idle_s)
+        t0 = time.perf_counter()
+        call()
+        result.idle.append((time.perf_counter() - t0) * 1000)
+    return result
+
+
+async def measure_direct(calls: int, clients: int, idle_s: float, idle_rounds: int) -> Result:
+    result = Result("direct (SDK, stdio)")
+    params = StdioServerParameters(command=TOOL["command"], args=TOOL["args"])
+    async with Client(params) as client:
+        async def call():
+            await client.call_tool(*CALL)
+        for _ in range(50):
+            await call()
+        started = time.perf_counter()
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            await call()
+            result.latencies.append((time.perf_counter() - t0) * 1000)
+        result.rate_1 = calls / (time.perf_counter() - started)
+
+        async def client_loop():
+            for _ in range(calls // clients):
+                await call()
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(clients)))
+        result.rate_16 = (calls // clients) * clients / (time.perf_counter() - started)
+        for _ in range(idle_rounds):
+            await asyncio.sleep(idle_s)
+            t0 = time.perf_counter()
+            await call()
+            result.idle.append((time.perf_counter() - t0) * 1000)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=500, help="calls per measurement (default 500)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--idle", type=float, default=5.0, help="idle pause before the 'after idle' call (s)")
+    parser.add_argument("--idle-rounds", type=int, default=3, help="how many idle pauses (median reported)")
+    parser.add_argument("--redis-url", help="a real Redis instead of the embedded one")
+    args = parser.parse_args()
+
+    results = [asyncio.run(measure_direct(args.calls, args.clients, args.idle, args.idle_rounds))]
+    with Stack(args.redis_url, worker_threads=32, web_workers=2, web_threads=16) as stack:
+        headers = stack.login()
+        http = httpx2.Client(base_url=stack.base, headers=headers, timeout=60)
+        tool = http.post("/tools", json=TOOL).json()
+        http.post(f"/tools/{tool['id']}/start?wait=true").raise_for_status()
+
+        client = redis_client(stack.settings)
+        jobs = JobClient(build_broker(stack.settings, client), client, stack.settings)
+
+        def job_caller():
+            return lambda: _check_job(jobs.run(Job(kind="call", tool_id=tool["id"],
+                                                   args={"tool": CALL[0], "arguments": CALL[1]}), 30))
+
+        def rest_caller():
+            session = httpx2.Client(base_url=stack.base, headers=headers, timeout=60)
+            return lambda: _check_http(session.post(f"/tools/{tool['id']}/call",
+                                                    json={"tool": CALL[0], "arguments": CALL[1]}))
+
+        results.append(measure_sync(Result("job path (Dramatiq+Redis)"), job_caller(), args.calls, args.clients,
+                                    args.idle, args.idle_rounds, job_caller))
+        results.append(measure_sync(Result("REST sync call"), rest_caller(), args.calls, args.clients,
+                                    args.idle, args.idle_rounds, rest_caller))
+    print_table(results, args)
+    return 0
+
+
+def _check_job(event: dict) -> None:
+    if event.get("status") != "succeeded" or event["result"].get("isError"):
+        raise RuntimeError(f"call failed: {event}")
+
+
+def _check_http(reply) -> None:
+    if reply.status_code != 200 or reply.json().get("isError"):
+        raise RuntimeError(f"call failed: {reply.status_code} {reply.text[:300]}")
+
+
+def print_table(results: list[Result], args) -> None:
+    header = ["path", "p50 ms", "p99 ms", "calls/s (1)", f"calls/s ({args.clients})",
+              f"after {args.idle:g}s idle ms"]
+    rows = [header] + [r.row() for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for index, row in enumerate(rows):
+        print(" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            print("-+-".join("-" * w for w in widths))
+    direct = results[0]
+    print(f"\nbackend: mcp-server-time {CALL[0]}, {args.calls} calls per measurement")
+    for other in results[1:]:
+        p50 = percentile(other.latencies, 0.5) - percentile(direct.latencies, 0.5)
+        idle = statistics.median(other.idle) - statistics.median(direct.idle)
+        print(f"{other.name}: overhead p50 {p50:+.2f} ms, after idle {idle:+.2f} ms, "
+              f"{args.clients} clients {other.rate_16 / direct.rate_16:.0%} of direct throughput")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
