@@ -10,10 +10,12 @@ An unexpected exception is logged with its traceback and answered with a generic
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 import peewee
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from flask_limiter import RateLimitExceeded
 from flask_smorest import abort
 from werkzeug.exceptions import HTTPException
@@ -50,12 +52,23 @@ def http_error_response(error: HTTPException) -> Response:
         message = data.get("message") or "internal server error"
     elif isinstance(error, RateLimitExceeded):
         message = f"rate limit exceeded: {error.description}"
+        headers.setdefault("Retry-After", _retry_after())
     else:
         message = data.get("message") or error.description
     errors = data.get("errors") or data.get("messages")
     if errors and not data.get("message"):
         message = "the request is not valid: see errors"
     return error_response(code, message, errors=errors, headers=headers)
+
+
+def _retry_after() -> str:
+    """Seconds until the breached window resets (only computed on a 429: headers are off otherwise)."""
+    limiters = current_app.extensions.get("limiter") or set()
+    for limiter in limiters if isinstance(limiters, (set, list, tuple)) else [limiters]:
+        current = limiter.current_limit
+        if current is not None:
+            return str(max(1, min(math.ceil(current.reset_at - time.time()), current.limit.get_expiry())))
+    return "60"
 
 
 def unexpected_error_response(error: Exception) -> Response:

@@ -77,7 +77,7 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
         storage_uri=storage_uri(settings),
         storage_options=options,
         strategy="fixed-window",
-        headers_enabled=True,
+        headers_enabled=False,  # X-RateLimit-* on every answer cost a Redis round trip each
         retry_after="delta-seconds",
         swallow_errors=True,  # Redis down: serve without limits (logged) rather than fail every request
     )
