@@ -6,22 +6,19 @@ history are handed to the bookkeeper after it, so the caller never waits for the
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import time
-from datetime import datetime, timezone
 
 from mcp.shared.exceptions import MCPError
 
-from models import Message, Session, Task, Tool, utcnow
+from models import Tool, utcnow
 from workers import stream
+from workers.history import JobRecord
 from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job, JobClient, JobError
 from workers.registry import worker_queue
 from workers.tool_session import ToolNotRunning, ToolSession
 
 log = logging.getLogger("mcps.jobs")
-RESULT_SUMMARY_CHARS = 500
-STORED_RESULT_CHARS = 256 * 1024
 # A message this much older than its submission may have been cancelled while queued: ask Redis.
 CANCEL_CHECK_AGE_S = 0.05
 
@@ -44,8 +41,11 @@ def run_job(job_data: dict) -> None:
         if runtime.is_cancelled(job.id, check_redis=started - job.submitted_at > CANCEL_CHECK_AGE_S):
             raise JobError("cancelled before it started", "cancelled")
         if job.kind in CALL_KINDS:
-            result = call(job)
-        elif job.kind in LIFECYCLE_KINDS:
+            session = _session_for(job)
+            # The call runs and answers on the MCP loop; this thread is free at once.
+            runtime.loop.call_soon_threadsafe(_start_call, job, job_data, session, started)
+            return
+        if job.kind in LIFECYCLE_KINDS:
             result = lifecycle(job)
         elif job.kind == "ping":
             result = {"pong": True, "worker": runtime.id}
@@ -59,13 +59,20 @@ def run_job(job_data: dict) -> None:
     except Exception as exc:  # a bug must still answer the caller, who is waiting
         log.exception("event=job.crashed job=%s kind=%s", job.id, job.kind)
         event = _failure("internal", f"{type(exc).__name__}: {exc}")
-    finished = time.time()
-    event["timings"] = {"queued_ms": round((started - job.submitted_at) * 1000, 3),
-                        "run_ms": round((finished - started) * 1000, 3)}
-    event["worker"] = runtime.id
+    _finish(job, job_data, event, started)
     stream.publish_now(runtime.redis, runtime.settings, job.id, event)
+    _record(job, job_data, event, started)
+
+
+def _finish(job: Job, job_data: dict, event: dict, started: float) -> None:
+    event["timings"] = {"queued_ms": round((started - job.submitted_at) * 1000, 3),
+                        "run_ms": round((time.time() - started) * 1000, 3)}
+    event["worker"] = runtime.id
+
+
+def _record(job: Job, job_data: dict, event: dict, started: float) -> None:
     if job.record:
-        runtime.bookkeeper.write(lambda: record_outcome(runtime, job_data, event, started, finished))
+        runtime.bookkeeper.record(JobRecord(job_data, event, runtime.id, started, time.time()))
 
 
 def _failure(error_type: str, message: str) -> dict:
@@ -73,37 +80,50 @@ def _failure(error_type: str, message: str) -> dict:
     return {"type": stream.FINAL_EVENT, "status": status, "error_type": error_type, "error": message}
 
 
-# -- calls ------------------------------------------------------------------------------------------
+# -- calls (on the MCP loop) ------------------------------------------------------------------------
 
-def call(job: Job) -> dict:
-    session = runtime.sessions.get(job.tool_id)
-    if session is None or session.client is None:
-        session = _start_for_call(job)
+def _start_call(job: Job, job_data: dict, session: ToolSession, started: float) -> None:
+    runtime.running_jobs[job.id] = runtime.loop.create_task(_serve_call(job, job_data, session, started))
+
+
+async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: float) -> None:
     timeout = min(float(job.args.get("timeout") or session.tool["call_timeout_s"]), session.tool["call_timeout_s"])
     if job.deadline is not None:
         timeout = min(timeout, max(job.deadline - time.time(), 0.001))
-    future = asyncio.run_coroutine_threadsafe(_request(session, job, timeout), runtime.loop)
-    runtime.running_jobs[job.id] = future
     try:
-        return future.result()
-    except concurrent.futures.CancelledError:
-        raise JobError("cancelled while running; the server was sent notifications/cancelled", "cancelled")
+        if job.id in runtime.cancelled:  # cancelled while being handed to the loop
+            raise asyncio.CancelledError()
+        result = await session.request(job.kind, job.args, timeout, _progress_reporter(job))
+        event = {"type": stream.FINAL_EVENT, "status": "succeeded", "result": result}
+    except asyncio.CancelledError:
+        event = _failure("cancelled", "cancelled while running; the server was sent notifications/cancelled")
     except TimeoutError:
-        raise JobError(f"the tool did not answer within {timeout:g} s (cancelled on the server)", "timeout")
+        event = _failure("timeout", f"the tool did not answer within {timeout:g} s (cancelled on the server)")
     except ToolNotRunning as exc:
-        raise JobError(str(exc), "tool_not_running")
+        event = _failure("tool_not_running", str(exc))
     except MCPError as exc:
-        raise JobError(f"the MCP server answered with error {exc.code}: {exc}", "server_error")
+        event = _failure("server_error", f"the MCP server answered with error {exc.code}: {exc}")
+    except Exception as exc:
+        log.exception("event=call.crashed job=%s", job.id)
+        event = _failure("internal", f"{type(exc).__name__}: {exc}")
     finally:
         runtime.running_jobs.pop(job.id, None)
+    _finish(job, job_data, event, started)
+    await runtime.publish(job.id, event)
+    _record(job, job_data, event, started)
 
 
-async def _request(session: ToolSession, job: Job, timeout: float) -> dict:
+def _progress_reporter(job: Job):
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        event = {"type": "progress", "progress": progress, "total": total, "message": message}
-        await asyncio.to_thread(stream.publish_now, runtime.redis, runtime.settings, job.id, event)
+        await runtime.publish(job.id, {"type": "progress", "progress": progress, "total": total, "message": message})
+    return on_progress
 
-    return await session.request(job.kind, job.args, timeout, on_progress)
+
+def _session_for(job: Job) -> ToolSession:
+    session = runtime.sessions.get(job.tool_id)
+    if session is None or session.client is None:
+        session = _start_for_call(job)
+    return session
 
 
 def _start_for_call(job: Job) -> ToolSession:
@@ -172,50 +192,3 @@ def _tool(tool_id: int) -> Tool:
     if tool is None:
         raise JobError(f"tool {tool_id} does not exist", "not_found")
     return tool
-
-
-# -- bookkeeping (runs on the bookkeeper thread, after the reply) -----------------------------------
-
-_auto_sessions: dict[int, int] = {}
-
-
-def record_outcome(rt, job_data: dict, event: dict, started: float | None, finished: float | None = None) -> None:
-    job = Job.from_dict(job_data)
-    finished = finished or time.time()
-    result = event.get("result")
-    stored = result if result is None or len(str(result)) <= STORED_RESULT_CHARS else {"truncated": True}
-    row = {
-        "kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id, "session_id": job.session_id,
-        "status": event["status"], "args": job.args, "result": stored, "error": event.get("error"),
-        "error_type": event.get("error_type"), "worker_id": rt.id,
-        "started_at": _utc(started) if started else None, "finished_at": _utc(finished),
-        "duration_ms": round((finished - started) * 1000, 3) if started else None,
-    }
-    Task.insert(id=job.id, created_at=_utc(job.submitted_at), **row).on_conflict(
-        conflict_target=[Task.id], update=row).execute()
-    if job.kind == "call":
-        _record_message(job, event, row)
-
-
-def _record_message(job: Job, event: dict, row: dict) -> None:
-    session_id = job.session_id
-    if session_id is None and job.user_id is not None:
-        session_id = _auto_sessions.get(job.user_id)
-        if session_id is None or not Session.select().where(Session.id == session_id).exists():
-            session, _ = Session.get_or_create(user_id=job.user_id, is_auto=True,
-                                               defaults={"name": "Automatic session"})
-            session_id = _auto_sessions[job.user_id] = session.id
-    if session_id is None:
-        return
-    result = event.get("result") or {}
-    summary = str(result.get("content") if isinstance(result, dict) else result)[:RESULT_SUMMARY_CHARS]
-    Message.create(session=session_id, user_id=job.user_id, tool_id=job.tool_id,
-                   tool_name=job.args.get("tool", ""), arguments=job.args.get("arguments"),
-                   result_summary=summary if event["status"] == "succeeded" else event.get("error"),
-                   status=event["status"], is_error=bool(isinstance(result, dict) and result.get("isError")),
-                   duration_ms=row["duration_ms"], task_id=job.id)
-    Session.update(last_activity_at=utcnow(), updated_at=utcnow()).where(Session.id == session_id).execute()
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)

@@ -1,25 +1,29 @@
 """Database writes that must not delay a reply: task rows, call history, tool status, tool logs.
 
-One thread per worker process drains a queue of small write functions in order, batching whatever is
-waiting into one transaction. `flush()` waits until everything queued before it is written (lifecycle
-jobs use it so that a reply never runs ahead of the status it reports).
+One thread per worker process drains a queue in order. Whatever arrives within LINGER_S of the first
+item is written in one transaction, job records as multi-row statements (workers.history). `flush()`
+waits until everything queued before it is written (lifecycle jobs use it so that a reply never runs
+ahead of the status it reports).
 """
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 from models import db
+from workers.history import JobRecord, write_records
 
 log = logging.getLogger("mcps.bookkeeping")
-MAX_BATCH = 500
+MAX_BATCH = 1000
+LINGER_S = 0.02
 
 
 class Bookkeeper:
     def __init__(self):
-        self._queue: queue.Queue[Callable[[], None] | threading.Event | None] = queue.Queue()
+        self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="bookkeeper", daemon=True)
 
     def start(self) -> None:
@@ -32,40 +36,50 @@ class Bookkeeper:
     def write(self, fn: Callable[[], None]) -> None:
         self._queue.put(fn)
 
+    def record(self, record: JobRecord) -> None:
+        self._queue.put(record)
+
     def flush(self, timeout: float = 10) -> bool:
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout)
 
+    def _next_batch(self) -> list:
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + LINGER_S
+        while len(batch) < MAX_BATCH and not isinstance(batch[-1], threading.Event) and batch[-1] is not None:
+            try:
+                batch.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0)))
+            except queue.Empty:
+                break
+        return batch
+
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            writes = [item for item in batch if callable(item) and not isinstance(item, threading.Event)]
-            self._apply(writes)
+            batch = self._next_batch()
+            self._apply([item for item in batch if isinstance(item, JobRecord)],
+                        [item for item in batch if callable(item) and not isinstance(item, threading.Event)])
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
             if None in batch:
                 return
 
-    def _apply(self, writes: list[Callable[[], None]]) -> None:
-        if not writes:
+    def _apply(self, records: list[JobRecord], writes: list[Callable[[], None]]) -> None:
+        if not records and not writes:
             return
         try:
             with db.atomic():
+                if records:
+                    write_records(records)
                 for write in writes:
                     write()
         except Exception:
             # One bad write must not lose the others: retry them one by one.
-            log.exception("event=bookkeeping.batch_failed size=%d", len(writes))
-            for write in writes:
+            log.exception("event=bookkeeping.batch_failed records=%d writes=%d", len(records), len(writes))
+            for apply in [lambda r=r: write_records([r]) for r in records] + writes:
                 try:
                     with db.atomic():
-                        write()
+                        apply()
                 except Exception:
                     log.exception("event=bookkeeping.write_failed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import redis
+import redis.asyncio
 
 from config import Section
 
@@ -11,6 +12,11 @@ from config import Section
 def redis_client(settings: Section, **options) -> redis.Redis:
     """A client for the configured Redis (embedded unix socket or REDIS_URL)."""
     return redis.Redis.from_url(settings.redis.url, health_check_interval=30, **options)
+
+
+def aredis_client(settings: Section, **options) -> redis.asyncio.Redis:
+    """An asyncio client (for the worker's MCP loop), on the same Redis."""
+    return redis.asyncio.Redis.from_url(settings.redis.url, health_check_interval=30, **options)
 
 
 def wait_for_redis(client: redis.Redis, timeout_s: float = 15.0) -> None:

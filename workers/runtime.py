@@ -5,7 +5,6 @@ dead workers.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import os
@@ -21,10 +20,11 @@ import psutil
 
 from config import Section
 from models import LogEntry, Tool, utcnow
-from workers import reaper, registry
+from workers import reaper, registry, stream
 from workers.bookkeeping import Bookkeeper
+from workers.history import JobRecord
 from workers.leases import ToolOwnerLease
-from workers.redis_client import key, redis_client
+from workers.redis_client import aredis_client, key, redis_client
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -54,7 +54,8 @@ class WorkerRuntime:
         self.sessions: dict[int, ToolSession] = {}
         self.bookkeeper = Bookkeeper()
         self.loop = asyncio.new_event_loop()
-        self.running_jobs: dict[str, concurrent.futures.Future] = {}
+        self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
+        self._aredis = None
         self.cancelled: OrderedDict[str, None] = OrderedDict()
         self.started_at = time.time()
         self._stopping = threading.Event()
@@ -143,13 +144,24 @@ class WorkerRuntime:
     # -- cancellation -----------------------------------------------------------------------------
 
     def cancel_local(self, job_id: str) -> bool:
-        future = self.running_jobs.get(job_id)
-        if future is not None:
-            return future.cancel()
+        """Cancel a call running here (its task is cancelled on the loop, which sends the server
+        notifications/cancelled), or remember the id for a job not started yet."""
         self.cancelled[job_id] = None
+        task = self.running_jobs.get(job_id)
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
+            return True
         while len(self.cancelled) > REMEMBERED_CANCELS:
             self.cancelled.popitem(last=False)
         return False
+
+    async def publish(self, job_id: str, event: dict) -> None:
+        """Append an event to a job's stream from the MCP loop (async client: the loop never blocks)."""
+        if self._aredis is None:
+            self._aredis = aredis_client(self.settings)
+        async with self._aredis.pipeline(transaction=False) as pipe:
+            stream.publish(pipe, self.settings, job_id, event)
+            await pipe.execute()
 
     def is_cancelled(self, job_id: str, check_redis: bool) -> bool:
         if job_id in self.cancelled:
@@ -211,8 +223,7 @@ class WorkerRuntime:
                 reaper.reap(self.redis, self.broker, self.settings, worker_id, self._record_lost_job)
 
     def _record_lost_job(self, job: dict, event: dict) -> None:
-        from workers.actors import record_outcome  # late: actors import this module
-        record_outcome(self, job, event, started=None)
+        self.bookkeeper.record(JobRecord(job, event, self.id, None, time.time()))
 
     def _take_over_orphans(self) -> None:
         wanted = [t.id for t in Tool.select(Tool.id).where(Tool.desired_state == "running")]
