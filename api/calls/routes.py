@@ -21,6 +21,9 @@ from workers.jobs import Job, JobError
 
 blp = Blueprint("calls", __name__, url_prefix="", description="Calling tools (MCP requests as jobs)")
 SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" splits unambiguously
+# The worker answers by the job's deadline (a timeout is an answer too); the API waits this much longer
+# for that answer to arrive, so that a timeout reads 504 and not "still running" (202).
+REPLY_GRACE_S = 2.0
 
 
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
@@ -42,7 +45,7 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
         return accepted(job, call_budget())
     started = time.perf_counter()
     try:
-        event = run_and_wait(job, wait_s, call_budget())
+        event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget())
     except JobError:
         return accepted_after_wait(job)
     raise_for_failure(event, job.id)

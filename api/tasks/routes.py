@@ -83,11 +83,18 @@ class CancelTask(MethodView):
 @require_role("viewer")
 def task_events(task_id):
     """Server-sent events of a job: progress, log messages, then its result (the stream ends there)"""
-    visible_task(task_id)
+    view = visible_task(task_id)
     client, settings = get_redis(), get_settings()
+    if view["status"] in FINAL_STATUSES and stream.final_event(client, settings, task_id) is None:
+        # The stream is gone (result_ttl_s) but the row keeps the outcome: replay that, not wait forever.
+        replay = iter([("0-0", {"type": stream.FINAL_EVENT, "status": view["status"], "result": view.get("result"),
+                                "error": view.get("error"), "error_type": view.get("error_type"),
+                                "worker": view.get("worker_id")})])
+    else:
+        replay = stream.follow(client, settings, task_id, block_ms=SSE_KEEPALIVE_MS)
 
     def events():
-        for entry_id, event in stream.follow(client, settings, task_id, block_ms=SSE_KEEPALIVE_MS):
+        for entry_id, event in replay:
             if event is None:
                 yield ": keep-alive\n\n"
                 continue
