@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import dramatiq
 from dramatiq.middleware import Middleware, Retries
@@ -17,6 +18,7 @@ from workers.jobs import ACTOR, LIFECYCLE_QUEUE
 from workers.redis_client import redis_client, wait_for_redis
 
 log = logging.getLogger("mcps.worker")
+SWITCH_INTERVAL_S = 0.0005
 
 
 def build_broker(settings: Section, client=None) -> WakeupRedisBroker:
@@ -36,6 +38,10 @@ class RuntimeMiddleware(Middleware):
 
     def before_worker_boot(self, broker, worker) -> None:
         from workers.runtime import WorkerRuntime
+
+        # A thread woken by Redis (a call arriving) waits for the GIL up to the switch interval while
+        # another thread runs Python code: 5 ms by default, far more than a whole call costs.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
         bind_database(self.settings)
         self.runtime = actors.runtime = WorkerRuntime(self.settings, broker)
