@@ -36,6 +36,7 @@ BLUEPRINTS = [
     "api.tools.routes:blp",
     "api.tasks.routes:blp",
     "api.calls.routes:blp",
+    "api.sessions.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"
