@@ -230,7 +230,8 @@ class ToolStatus(MethodView):
         live = json.loads(live) if live else {}
         return {"id": tool.id, "name": tool.name, "status": live.get("status", tool.status),
                 "desired_state": tool.desired_state, "pid": live.get("pid", tool.pid),
-                "owner_worker": live.get("worker"), "restart_count": live.get("restart_count", tool.restart_count),
+                "owner_worker": live.get("worker", tool.owner_worker),  # live stats come with the heartbeat
+                "restart_count": live.get("restart_count", tool.restart_count),
                 "last_error": tool.last_error, "started_at": ToolSchema().dump(tool)["started_at"],
                 "uptime_s": live.get("uptime_s"), "memory_mb": live.get("memory_mb"),
                 "cpu_percent": live.get("cpu_percent"), "processes": live.get("processes"),
