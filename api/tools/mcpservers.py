@@ -115,5 +115,11 @@ def export_tools(tools, include_secrets: bool) -> dict:
             entry = {"type": "sse" if tool.transport == "sse" else "http", "url": tool.url}
             if tool.headers:
                 entry["headers"] = secret(tool.headers)
+        if tool.description:
+            entry["description"] = tool.description
+        if tool.auto_start:
+            entry["autoStart"] = True
+        if tool.call_timeout_s != Tool.call_timeout_s.default:
+            entry["timeout"] = tool.call_timeout_s
         servers[tool.name] = entry
     return {"mcpServers": servers}

@@ -12,14 +12,14 @@ from marshmallow import ValidationError
 from api.auth import current_user, has_role, require_role, tool_in_scope
 from api.errors import abort
 from api.extensions import get_redis, get_settings
-from api.jobs import enqueue_recorded, raise_for_failure, run_and_wait, wait_limit
+from api.jobs import enqueue_recorded, get_jobs, run_and_wait, wait_limit
 from api.pagination import page_schema, paginate
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from api.tasks.views import task_view
 from api.tools import mcpservers
 from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, McpServersSchema, ToolCreateSchema,
                                ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
-from models import LogEntry, Tool, utcnow
+from models import LogEntry, Tool, db, utcnow
 from models.fastget import get_by
 from workers.jobs import Job, JobError
 from workers.runtime import live_key
@@ -161,8 +161,14 @@ class ToolByRef(MethodView):
                       headers={"Retry-After": "5"})
             if outcome.get("status") != "succeeded":
                 abort(409, message=f"could not stop the tool before deleting it: {outcome.get('error')}")
-        Tool.delete().where(Tool.id == tool.id).execute()
-        log.info("event=tool.deleted tool=%s by=%s", tool.name, current_user().username)
+        user = current_user()
+        with db.atomic():
+            Tool.delete().where(Tool.id == tool.id).execute()
+            # Its log goes with it: SQLite hands a deleted highest id to the next tool created.
+            LogEntry.delete().where(LogEntry.tool_id == tool.id).execute()
+            LogEntry.create(category="operations", level="INFO", user_id=user.id, source="api",
+                            message=f"tool {tool.name} (id {tool.id}) deleted by {user.username}")
+        log.info("event=tool.deleted tool=%s by=%s", tool.name, user.username)
 
 
 def lifecycle(kind: str, tool_ref: str, args: dict):
@@ -173,8 +179,9 @@ def lifecycle(kind: str, tool_ref: str, args: dict):
                     source="api", message=f"{kind} requested by {user.username}")
     if not args["wait"]:
         return accepted(job)
+    task = enqueue_recorded(job)  # the row first: when the wait runs out, the 202's task can be read
     try:
-        event = run_and_wait(job, wait_limit(args.get("timeout")))
+        event = get_jobs().wait(job.id, wait_limit(args.get("timeout")), task.worker_id)
     except JobError:
         return accepted_after_wait(job)
     # A Response: @blp.response would dump the task with AcceptedSchema, the 202's schema.

@@ -265,6 +265,19 @@ def test_given_a_running_tool_when_deleted_then_stopped_first_and_its_process_is
     wait_for(lambda: process_gone(pid), timeout=5)
 
 
+def test_given_a_deleted_tool_when_a_new_one_is_created_then_it_does_not_inherit_its_logs(client, admin, worker):
+    """SQLite reuses the highest rowid once it is deleted: the new tool gets the old one's id."""
+    old = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+    client.post(f"{TOOLS}/legacy/start?wait=true", headers=admin)
+    assert client.delete(f"{TOOLS}/legacy", headers=admin).status_code == 204
+
+    new = create_tool(client, admin, **stdio_body("fresh", "legacy_server.py"))
+
+    assert client.get(f"{TOOLS}/{new['id']}/logs", headers=admin).json["items"] == []
+    deleted = LogEntry.get((LogEntry.source == "api") & LogEntry.message.contains("deleted"))
+    assert deleted.tool_id is None and deleted.message == f"tool legacy (id {old['id']}) deleted by admin-user"
+
+
 # -- lifecycle over REST -----------------------------------------------------------------------
 
 def test_given_a_tool_when_started_then_202_and_the_task_succeeds(client, admin, operator, worker):
@@ -288,6 +301,17 @@ def test_given_wait_true_when_starting_then_the_finished_task(client, admin, wor
 
     assert task["kind"] == "start" and task["tool_id"] == tool["id"]
     assert task["result"]["status"] == "RUNNING" and task["result"]["pid"] == Tool.get_by_id(tool["id"]).pid
+
+
+def test_given_a_wait_that_runs_out_when_starting_then_202_and_the_task_can_be_read_at_once(client, admin, worker):
+    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))  # starts in ~1.5 s
+
+    response = client.post(f"{TOOLS}/{tool['id']}/start?wait=true&timeout=0.1", headers=admin)
+
+    assert response.status_code == 202, response.json
+    task = client.get(response.headers["Location"], headers=admin)
+    assert task.status_code == 200 and task.json["kind"] == "start" and task.json["status"] in ("queued", "running")
+    assert wait_task(client, admin, response.json["task_id"])["status"] == "succeeded"
 
 
 def test_given_a_running_tool_when_restarted_then_a_new_process(client, operator, legacy_tool):
@@ -472,6 +496,8 @@ def test_given_tools_when_exported_then_secrets_masked_unless_asked(client, admi
 
 def test_given_an_export_when_imported_elsewhere_then_the_same_tools(client, admin):
     client.post(f"{TOOLS}/import", headers=admin, json=DOCUMENT)
+    client.put(f"{TOOLS}/legacy-server", headers=admin, json={
+        "description": "the legacy one", "auto_start": True, "call_timeout_s": 5, "cwd": "/tmp"})
     exported = client.get(f"{TOOLS}/export?include_secrets=true", headers=admin).json
     Tool.delete().execute()
 
@@ -479,6 +505,10 @@ def test_given_an_export_when_imported_elsewhere_then_the_same_tools(client, adm
 
     assert sorted(response.json["created"]) == ["events", "legacy-server", "remote"]
     assert Tool.get(Tool.name == "remote").headers == {"Authorization": "Bearer s3cret"}
+    legacy = Tool.get(Tool.name == "legacy-server")
+    assert (legacy.description, legacy.auto_start, legacy.call_timeout_s, legacy.cwd) == (
+        "the legacy one", True, 5, "/tmp")
+    assert legacy.env == {"TOKEN": "s3cret"} and legacy.args == [str(SERVERS / "legacy_server.py")]
 
 
 def test_given_a_masked_export_when_reimported_with_replace_then_secrets_are_kept(client, admin):
