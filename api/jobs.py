@@ -59,7 +59,8 @@ def enqueue_recorded(job: Job, limit: CallBudget | None = None) -> Task:
     then the job; the worker's final write replaces the row."""
     owner = get_jobs().owner_of(job.tool_id) if job.tool_id is not None else None
     task = Task.create(id=job.id, kind=job.kind, tool_id=job.tool_id, user_id=job.user_id,
-                       session_id=job.session_id, status="queued", args=job.args, worker_id=owner,
+                       session_id=job.session_id, parent_id=job.parent_id, status="queued", args=job.args,
+                       worker_id=owner,
                        created_at=utcnow())
     try:
         get_jobs().submit(job, limit=limit)

@@ -5,7 +5,8 @@ import peewee
 
 from models.base import BaseModel, JSONField, utcnow
 
-TASK_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+# "created": a stored workflow (a definition, not a job); its runs are jobs of kind workflow_run.
+TASK_STATUSES = ("created", "queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 

@@ -14,9 +14,10 @@ from mcp.shared.exceptions import MCPError
 from models import Tool, utcnow
 from workers import stream
 from workers.history import JobRecord
-from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job, JobClient, JobError
+from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job, JobClient, JobError
 from workers.registry import worker_queue
 from workers.tool_session import ToolNotRunning, ToolSession
+from workers.workflows import StepFailed, WorkflowError, run_workflow, validate_definition
 
 log = logging.getLogger("mcps.jobs")
 # A message this much older than its submission may have been cancelled while queued: ask Redis.
@@ -47,6 +48,8 @@ def run_job(job_data: dict) -> None:
             return
         if job.kind in LIFECYCLE_KINDS:
             result = lifecycle(job)
+        elif job.kind == WORKFLOW_KIND:
+            result = workflow(job)
         elif job.kind == "ping":
             result = {"pong": True, "worker": runtime.id}
         else:
@@ -54,8 +57,10 @@ def run_job(job_data: dict) -> None:
         event = {"type": stream.FINAL_EVENT, "status": "succeeded", "result": result}
     except Forwarded:
         return
-    except JobError as exc:
-        event = _failure(exc.error_type, str(exc))
+    except StepFailed as exc:
+        event = {**_failure(exc.error_type, str(exc)), "result": {"steps": exc.steps}}
+    except (JobError, WorkflowError) as exc:
+        event = _failure(getattr(exc, "error_type", "bad_request"), str(exc))
     except Exception as exc:  # a bug must still answer the caller, who is waiting
         log.exception("event=job.crashed job=%s kind=%s", job.id, job.kind)
         event = _failure("internal", f"{type(exc).__name__}: {exc}")
@@ -140,6 +145,18 @@ def _start_for_call(job: Job) -> ToolSession:
     if state["status"] != "RUNNING":
         raise JobError(f"tool {tool.name} could not be started: {state.get('last_error')}", "tool_not_running")
     return runtime.sessions[tool.id]
+
+
+# -- workflows --------------------------------------------------------------------------------------
+
+def workflow(job: Job) -> dict:
+    """A workflow run: its steps are call jobs of their own (see workers.workflows)."""
+    tool_ids = {tool.name: tool.id for tool in Tool.select(Tool.id, Tool.name)}
+    stages = validate_definition(job.args["definition"], set(tool_ids))
+    jobs = JobClient(runtime.broker, runtime.redis, runtime.settings)
+    return run_workflow(job, stages, jobs, tool_ids,
+                        emit=lambda event: stream.publish_now(runtime.redis, runtime.settings, job.id, event),
+                        cancelled=lambda: runtime.is_cancelled(job.id, check_redis=True))
 
 
 # -- lifecycle --------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def _task_row(record: JobRecord) -> dict:
         result = {"truncated": True, "note": f"result larger than {STORED_RESULT_CHARS} characters"}
     return {
         "id": job["id"], "kind": job["kind"], "tool_id": job.get("tool_id"), "user_id": job.get("user_id"),
-        "session_id": job.get("session_id"), "status": event["status"], "args": job.get("args"),
+        "session_id": job.get("session_id"), "parent_id": job.get("parent_id"), "status": event["status"], "args": job.get("args"),
         "result": result, "error": event.get("error"), "error_type": event.get("error_type"),
         "worker_id": record.worker_id, "created_at": _utc(job["submitted_at"]),
         "started_at": _utc(record.started) if record.started else None, "finished_at": _utc(record.finished),

@@ -25,6 +25,7 @@ ACTOR = "run_job"
 CALL_KINDS = ("call", "list_tools", "list_resources", "list_resource_templates", "read_resource",
               "list_prompts", "get_prompt")
 LIFECYCLE_KINDS = ("start", "stop", "restart")
+WORKFLOW_KIND = "workflow_run"
 CANCEL_TTL_S = 3600
 
 
@@ -59,6 +60,7 @@ class Job:
     args: dict = field(default_factory=dict)
     user_id: int | None = None
     session_id: int | None = None
+    parent_id: str | None = None  # the workflow run a step belongs to
     deadline: float | None = None  # epoch seconds; a job found past it is not started
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     submitted_at: float = field(default_factory=time.time)

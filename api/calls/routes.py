@@ -15,6 +15,8 @@ from api.errors import abort
 from api.jobs import call_budget, raise_for_failure, run_and_wait, wait_limit
 from api.ratelimit import call_rate_limit
 from api.tools.routes import accepted, accepted_after_wait, find_tool
+from api.tasks.schemas import ExecuteSchema
+from api.tasks.workflows import checked_definition, start_run
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
 from models import Session, Tool
 from workers.jobs import Job, JobError
@@ -182,3 +184,36 @@ class UnifiedCall(MethodView):
     def post(self, args, body):
         """Call `<tool>__<mcp tool>` through the aggregated namespace"""
         return unified_call(args, body)
+
+
+# -- agents: what they may call, and ad-hoc workflows --------------------------------------------------
+
+@blp.route("/mcp/agent/tools")
+class AgentTools(MethodView):
+    @require_role("viewer")
+    @blp.response(200)
+    def get(self):
+        """What an agent may call: every MCP tool of the running tools (name, description, input schema)"""
+        return {"tools": [{"name": t["name"], "description": t.get("description", ""),
+                           "inputSchema": t.get("inputSchema", {}), "server": t["server"]}
+                          for t in aggregated_tools()]}
+
+
+@blp.route("/mcp/agent/execute")
+class AgentExecute(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(CallArgs, location="query")
+    @blp.arguments(ExecuteSchema)
+    @blp.response(200)
+    @blp.alt_response(202, description="async=true: follow the run at /tasks/{id}/events")
+    def post(self, args, body):
+        """Run steps now (a workflow run): ordered steps, parallel groups, ${step.path} references"""
+        definition = checked_definition({"steps": body["steps"]})
+        for step in definition["steps"]:
+            for each in step.get("parallel", [step]):
+                server = each.get("tool") or str(each.get("name", "")).partition(SEPARATOR)[0]
+                if not tool_in_scope(server):
+                    abort(404, message=f"no tool {server}")
+        return start_run(definition, current_user().id, None, body.get("session_id"), not args["async_"],
+                         body.get("timeout"))

@@ -12,9 +12,13 @@ from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
 from api.pagination import page_schema, paginate
-from api.tasks.schemas import TaskListArgs, TaskSchema, TaskStatusSchema
+from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, TaskSchema, WorkflowCreateSchema,
+                               WorkflowWriteSchema)
 from api.tasks.views import task_view
-from models import FINAL_STATUSES, Task
+from api.tasks.workflows import checked_definition, latest_run, run_status, start_run
+from api.tools.schemas import WaitArgs
+from models import FINAL_STATUSES, Task, new_id
+from workers.jobs import WORKFLOW_KIND
 from workers import stream
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="Jobs: lifecycle actions and tool calls")
@@ -47,6 +51,15 @@ class Tasks(MethodView):
             query = query.where(Task.user_id == user.id)
         return paginate(query, args)
 
+    @require_role("operator")
+    @blp.arguments(WorkflowCreateSchema)
+    @blp.response(201, TaskSchema)
+    def post(self, body):
+        """Store a workflow: ordered steps and parallel groups of tool calls (start it with /start)"""
+        return Task.create(id=new_id(), kind="workflow", status="created", name=body["name"],
+                           definition=checked_definition(body["definition"]), schedule=body.get("schedule"),
+                           user_id=current_user().id)
+
 
 @blp.route("/<task_id>")
 class TaskById(MethodView):
@@ -56,14 +69,80 @@ class TaskById(MethodView):
         """One task: status, timings, result or error"""
         return visible_task(task_id)
 
+    @require_role("operator")
+    @blp.arguments(WorkflowWriteSchema)
+    @blp.response(200, TaskSchema)
+    def put(self, body, task_id):
+        """Change a stored workflow (name, definition, schedule)"""
+        task = stored_workflow(task_id)
+        if "definition" in body:
+            checked_definition(body["definition"])
+        for field, value in body.items():
+            setattr(task, field, value)
+        task.save()
+        return task
+
+    @require_role("operator")
+    @blp.response(204)
+    def delete(self, task_id):
+        """Delete a stored workflow, or the record of a finished job"""
+        view = visible_task(task_id)
+        if view["status"] in ("queued", "running"):
+            abort(409, message=f"task {task_id} is {view['status']}: cancel it first")
+        Task.delete().where(Task.id == task_id).execute()
+
 
 @blp.route("/<task_id>/status")
 class TaskStatus(MethodView):
     @require_role("viewer")
-    @blp.response(200, TaskStatusSchema)
+    @blp.response(200, RunStatusSchema)
     def get(self, task_id):
-        """A task's status"""
-        return visible_task(task_id)
+        """A task's status; for a workflow (its latest run) or a run, each step's status"""
+        view = visible_task(task_id)
+        if view.get("kind") in ("workflow", WORKFLOW_KIND):
+            return run_status(view)
+        return view
+
+
+@blp.route("/<task_id>/start")
+class StartTask(MethodView):
+    @require_role("operator")
+    @blp.arguments(WaitArgs, location="query")
+    @blp.response(202, AcceptedSchema)
+    @blp.alt_response(200, schema=TaskSchema, description="With wait=true: the finished run")
+    def post(self, args, task_id):
+        """Run a stored workflow (a job of kind workflow_run; its steps are jobs too)"""
+        task = stored_workflow(task_id)
+        return start_run(checked_definition(task.definition), current_user().id, task.id, None, args["wait"],
+                         args.get("timeout"))
+
+
+@blp.route("/<task_id>/stop")
+class StopTask(MethodView):
+    @require_role("operator")
+    @blp.response(202, TaskSchema)
+    def post(self, task_id):
+        """Stop a job, or every running run of a workflow (their steps are cancelled)"""
+        view = visible_task(task_id)
+        if view.get("kind") == "workflow":
+            runs = Task.select().where((Task.parent_id == task_id) & Task.status.in_(("queued", "running")))
+            running = [run.id for run in runs]
+            if not running and (latest := latest_run(task_id)) is not None and latest.status not in FINAL_STATUSES:
+                running = [latest.id]
+            for run_id in running:
+                get_jobs().cancel(run_id)
+            return view
+        if view["status"] in FINAL_STATUSES:
+            abort(409, message=f"task {task_id} is already {view['status']}")
+        get_jobs().cancel(task_id)
+        return view
+
+
+def stored_workflow(task_id: str) -> Task:
+    view = visible_task(task_id)
+    if view.get("kind") != "workflow":
+        abort(409, message=f"task {task_id} is a {view.get('kind')} job, not a stored workflow")
+    return Task.get_by_id(task_id)
 
 
 @blp.route("/<task_id>/cancel")

@@ -1,7 +1,7 @@
 """Schemas of /api/v1/tasks: jobs (one row each) and stored workflows."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from api.pagination import PageArgs
 from api.schemas import UTCDateTime
@@ -52,3 +52,55 @@ class TaskStatusSchema(Schema):
     started_at = UTCDateTime(allow_none=True)
     finished_at = UTCDateTime(allow_none=True)
     duration_ms = fields.Float(allow_none=True)
+
+
+def check_cron(value: str | None) -> None:
+    if value is None:
+        return
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as error:
+        raise ValidationError(f"not a cron expression (5 fields: minute hour day month weekday): {error}")
+
+
+class WorkflowWriteSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    definition = fields.Dict(metadata={"description": "{\"steps\": [...]}: see workers/workflows.py"})
+    schedule = fields.String(allow_none=True, validate=check_cron,
+                             metadata={"description": "Cron expression; runs are started by the scheduler."})
+
+
+class WorkflowCreateSchema(WorkflowWriteSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    definition = fields.Dict(required=True)
+
+
+class ExecuteSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    steps = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
+    session_id = fields.Integer()
+    timeout = fields.Float(validate=validate.Range(min=0.1, max=3600),
+                           metadata={"description": "Seconds for the whole run."})
+
+
+class StepStatusSchema(Schema):
+    id = fields.String()
+    tool = fields.String()
+    call = fields.String()
+    task_id = fields.String()
+    status = fields.String()
+    is_error = fields.Boolean()
+    error = fields.String(allow_none=True)
+
+
+class RunStatusSchema(TaskStatusSchema):
+    kind = fields.String()
+    run_id = fields.String(allow_none=True)
+    steps = fields.List(fields.Nested(StepStatusSchema))
