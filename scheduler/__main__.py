@@ -8,6 +8,7 @@ import sys
 import redis
 
 from config import load_settings
+from models import bind_database
 from scheduler.jobs import periodic_jobs
 from scheduler.runner import PeriodicScheduler
 from workers.redis_client import redis_client, wait_for_redis
@@ -32,6 +33,7 @@ def main() -> int:
         log.error("event=scheduler.redis_unreachable redis=%s error=%r", redis_location, str(error))
         return 1
 
+    bind_database(settings)  # scheduled workflows read their definitions
     scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())

@@ -59,7 +59,14 @@ def heartbeat(context: JobContext) -> None:
     log.info("event=scheduler.heartbeat leader=%s", context.leader_id)
 
 
+def scheduled_workflows(context: JobContext) -> None:
+    from scheduler.workflows import start_scheduled_workflows  # late: it needs the models bound
+
+    start_scheduled_workflows(context)
+
+
 def periodic_jobs(settings: Section) -> list[PeriodicJob]:
     return [
         PeriodicJob("heartbeat", every(settings.scheduler.heartbeat_s), heartbeat),
+        PeriodicJob("scheduled_workflows", every(60), scheduled_workflows),
     ]
