@@ -73,6 +73,9 @@ def bootstrap() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from api.tools.cli import tools_cli
+
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(tools_cli)
     app.cli.command("bootstrap")(bootstrap)
