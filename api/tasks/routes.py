@@ -7,7 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import current_user, has_role, require_role
+from api.auth import current_api_key, current_user, has_role, require_role
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
@@ -17,12 +17,20 @@ from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, Ta
 from api.tasks.views import task_view
 from api.tasks.workflows import checked_definition, latest_run, run_status, start_run
 from api.tools.schemas import WaitArgs
-from models import FINAL_STATUSES, Task, new_id
+from models import FINAL_STATUSES, Task, Tool, new_id
 from workers.jobs import WORKFLOW_KIND
 from workers import stream
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="Jobs: lifecycle actions and tool calls")
 SSE_KEEPALIVE_MS = 15000
+
+
+def tool_ids_in_scope() -> list[int] | None:
+    """The ids of the tools this request's API key may use; None when it may use all (or is a JWT)."""
+    api_key = current_api_key()
+    if api_key is None or api_key.tool_scope is None:
+        return None
+    return [tool.id for tool in Tool.select(Tool.id).where(Tool.name.in_(api_key.tool_scope))]
 
 
 def visible_task(task_id: str) -> dict:
@@ -31,6 +39,9 @@ def visible_task(task_id: str) -> dict:
         abort(404, message=f"no task {task_id}")
     user = current_user()
     if view.get("user_id") not in (None, user.id) and not has_role(user, "operator"):
+        abort(404, message=f"no task {task_id}")
+    scope = tool_ids_in_scope()
+    if scope is not None and view.get("tool_id") is not None and view["tool_id"] not in scope:
         abort(404, message=f"no task {task_id}")
     return view
 
@@ -49,6 +60,9 @@ class Tasks(MethodView):
         user = current_user()
         if args.get("mine") or not has_role(user, "operator"):
             query = query.where(Task.user_id == user.id)
+        scope = tool_ids_in_scope()
+        if scope is not None:  # an API key sees the tasks of its tools, and its user's tool-less ones
+            query = query.where(Task.tool_id.in_(scope) | (Task.tool_id.is_null() & (Task.user_id == user.id)))
         return paginate(query, args)
 
     @require_role("operator")

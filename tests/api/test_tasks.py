@@ -135,3 +135,17 @@ def test_given_a_lifecycle_task_when_followed_then_its_events_end_with_the_resul
     events = sse_events(client.get(accepted["links"]["events"], headers=admin))
 
     assert events[-1][0] == "result" and events[-1][1]["result"]["status"] == "RUNNING"
+
+
+def test_given_an_api_key_scoped_to_another_tool_then_this_tools_tasks_are_hidden(client, admin, operator, legacy_tool):
+    create_tool(client, admin, **stdio_body("other", "legacy_server.py"))
+    task_id = call_async(client, operator, "legacy", "echo", {"text": "not yours"})
+    wait_task(client, operator, task_id)
+    key = client.post("/api/v1/auth/api-keys", headers=operator, json={"name": "agent", "tool_scope": ["other"]}).json
+    as_key = {"X-API-Key": key["key"]}
+
+    assert client.get(f"{TASKS}/{task_id}", headers=as_key).status_code == 404
+    assert client.get(f"{TASKS}/{task_id}/events", headers=as_key).status_code == 404
+    assert client.post(f"{TASKS}/{task_id}/cancel", headers=as_key).status_code == 404
+    assert client.get(TASKS, headers=as_key).json["total"] == 0
+    assert client.get(f"{TASKS}/{task_id}", headers=operator).status_code == 200
