@@ -10,11 +10,16 @@ import redis
 from config import Section
 from workers.redis_client import key
 
+# A lease that vanished (Redis restarted without its data) is taken back: its session still lives here.
 _RENEW = """
 local renewed = 0
 for i, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then
+  local owner = redis.call('GET', k)
+  if owner == ARGV[1] then
     redis.call('PEXPIRE', k, ARGV[2])
+    renewed = renewed + 1
+  elseif not owner then
+    redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
     renewed = renewed + 1
   end
 end
