@@ -1,7 +1,7 @@
 """The API's side of the job path: one JobClient per app, and how job outcomes become HTTP answers."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, url_for
 
 from limits import parse_many
 
@@ -89,3 +89,19 @@ def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) ->
         if error.error_type == "wait_timeout":
             raise
         return {"type": "result", "status": "failed", "error_type": error.error_type, "error": str(error)}
+
+
+def task_links(job: Job) -> dict:
+    return {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
+
+
+def accepted(job: Job, limit: CallBudget | None = None):
+    """Enqueue an asynchronous job and answer 202 with its task id and where to follow it."""
+    enqueue_recorded(job, limit)
+    return accepted_after_wait(job, "queued")
+
+
+def accepted_after_wait(job: Job, status: str = "running"):
+    """202 for a job already sent (a wait that ran out, or `accepted`)."""
+    links = task_links(job)
+    return {"task_id": job.id, "status": status, "links": links}, 202, {"Location": links["self"]}

@@ -12,9 +12,9 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_user, require_role, tool_in_scope
 from api.errors import abort
-from api.jobs import call_budget, raise_for_failure, run_and_wait, wait_limit
+from api.jobs import accepted, accepted_after_wait, call_budget, raise_for_failure, run_and_wait, wait_limit
 from api.ratelimit import call_rate_limit
-from api.tools.routes import accepted, accepted_after_wait, find_tool
+from api.tools.routes import find_tool
 from api.tasks.schemas import ExecuteSchema
 from api.tasks.workflows import checked_definition, start_run
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema

@@ -7,7 +7,7 @@ from flask import jsonify
 
 from api.errors import abort
 from api.extensions import get_settings
-from api.jobs import enqueue_recorded, get_jobs, wait_limit
+from api.jobs import accepted, accepted_after_wait, get_jobs, wait_limit
 from api.tasks.schemas import TaskSchema
 from api.tasks.views import task_view
 from models import Task, Tool
@@ -30,14 +30,14 @@ def start_run(definition: dict, user_id: int, parent_id: str | None, session_id:
     wait_s = wait_limit(timeout)
     job = Job(kind=WORKFLOW_KIND, user_id=user_id, session_id=session_id, parent_id=parent_id,
               args={"definition": definition}, deadline=time.time() + (timeout or get_settings().mcp.jobs.wait_max_s))
-    enqueue_recorded(job)  # a row first, even when waiting: the workflow's status finds its runs by it
+    # A row first, even when waiting: the workflow's status finds its runs by it.
+    reply = accepted(job)
     if not wait:
-        return {"task_id": job.id, "status": "queued", "links": {"self": f"/api/v1/tasks/{job.id}",
-                                                                "events": f"/api/v1/tasks/{job.id}/events"}}, 202
+        return reply
     try:
         event = get_jobs().wait(job.id, wait_s)
     except JobError:
-        return {"task_id": job.id, "status": "running", "links": {"self": f"/api/v1/tasks/{job.id}"}}, 202
+        return accepted_after_wait(job)
     # A Response: @blp.response would dump the run with the 202's schema.
     return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
 

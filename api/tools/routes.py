@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import jsonify, url_for
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from api.auth import current_user, has_role, require_role, tool_in_scope
 from api.errors import abort
 from api.extensions import get_redis, get_settings
-from api.jobs import enqueue_recorded, get_jobs, run_and_wait, wait_limit
+from api.jobs import accepted, accepted_after_wait, enqueue_recorded, get_jobs, run_and_wait, wait_limit
 from api.pagination import page_schema, paginate
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from api.tasks.views import task_view
@@ -37,12 +37,6 @@ def find_tool(tool_ref: str) -> Tool:
     if tool is None or not tool_in_scope(tool.name):
         abort(404, message=f"no tool {tool_ref}")
     return tool
-
-
-def accepted(job: Job, limit=None):
-    enqueue_recorded(job, limit)
-    links = {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
-    return {"task_id": job.id, "status": "queued", "links": links}, 202, {"Location": links["self"]}
 
 
 @blp.route("")
@@ -186,11 +180,6 @@ def lifecycle(kind: str, tool_ref: str, args: dict):
         return accepted_after_wait(job)
     # A Response: @blp.response would dump the task with AcceptedSchema, the 202's schema.
     return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
-
-
-def accepted_after_wait(job: Job):
-    links = {"self": url_for("tasks.TaskById", task_id=job.id)}
-    return {"task_id": job.id, "status": "running", "links": links}, 202, {"Location": links["self"]}
 
 
 @blp.route("/<tool_ref>/start")
