@@ -31,8 +31,12 @@ REPLY_GRACE_S = 2.0
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
                 asynchronous: bool = False):
     """Send one MCP request to the tool's owner: the result (sync) or 202 + task id (async)."""
-    if tool.status in ("STOPPED", "ERROR") and not (tool.auto_start or tool.desired_state == "running"):
-        abort(409, message=f"tool {tool.name} is {tool.status}: start it first (or enable auto_start)",
+    # STOPPED but meant to run: its worker went away, the call's worker starts it. ERROR: the tool gave up
+    # after its restarts; only a start (or auto_start) tries again, not every call.
+    startable = tool.auto_start or (tool.status == "STOPPED" and tool.desired_state == "running")
+    if tool.status in ("STOPPED", "ERROR") and not startable:
+        reason = f": {tool.last_error}" if tool.status == "ERROR" and tool.last_error else ""
+        abort(409, message=f"tool {tool.name} is {tool.status}{reason}; start it first (or enable auto_start)",
               errors={"error_type": "tool_not_running"})
     user = current_user()
     if session_id is not None and not Session.select().where(

@@ -207,3 +207,18 @@ def test_given_a_viewer_when_calling_then_403(client, admin, viewer):
     assert call(client, viewer, "legacy", "echo", {"text": "x"}).status_code == 403
     assert client.post("/api/v1/mcp/unified/call", headers=viewer, json={"name": "legacy__echo"}).status_code == 403
     assert Tool.get(Tool.name == "legacy").status == "STOPPED"
+
+
+def test_given_a_tool_that_gave_up_when_called_then_409_with_its_error_and_no_new_attempt(client, admin, operator,
+                                                                                           worker):
+    tool = create_tool(client, admin, **stdio_body("crash", "crashing_server.py", max_restart_attempts=0))
+    assert client.post(f"{TOOLS}/crash/start?wait=true", headers=admin).json["error_type"] == "start_failed"
+    attempts = client.get(f"{TOOLS}/crash/logs?source=stderr", headers=admin).json["total"]
+
+    response = call(client, operator, "crash", "anything")
+
+    assert_error_shape(response, 409, "tool_not_running")
+    assert "ERROR" in response.json["message"] and "frobnicator" in response.json["message"]
+    time.sleep(0.3)
+    assert client.get(f"{TOOLS}/crash/logs?source=stderr", headers=admin).json["total"] == attempts
+    assert Tool.get_by_id(tool["id"]).status == "ERROR"
