@@ -178,6 +178,7 @@ def test_given_an_api_key_scoped_to_another_tool_then_404_for_this_one(client, a
     assert client.post("/api/v1/mcp/unified/call", headers=as_key,
                        json={"name": "legacy__echo", "arguments": {"text": "x"}}).status_code == 404
     assert client.get("/api/v1/mcp/http/tools", headers=as_key).json["tools"] == []
+    assert client.get(f"{TOOLS}/available", headers=as_key).json["items"] == []
     assert client.get(f"{TOOLS}/legacy", headers=as_key).status_code == 404
 
 

@@ -223,6 +223,18 @@ def test_given_an_admin_when_switching_transport_inconsistently_then_422(client,
     assert response.status_code == 422 and "url" in response.json["errors"]
 
 
+def test_given_a_tool_when_renamed_then_found_by_its_new_name_and_409_on_a_taken_one(client, admin, operator):
+    created = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+    create_tool(client, admin, **stdio_body("taken", "legacy_server.py"))
+
+    renamed = client.put(f"{TOOLS}/legacy", headers=operator, json={"name": "renamed"})
+    taken = client.put(f"{TOOLS}/renamed", headers=operator, json={"name": "taken"})
+
+    assert renamed.status_code == 200 and renamed.json["id"] == created["id"]
+    assert client.get(f"{TOOLS}/legacy", headers=operator).status_code == 404
+    assert taken.status_code == 409 and Tool.get_by_id(created["id"]).name == "renamed"
+
+
 def test_given_a_viewer_when_creating_then_403(client, viewer):
     response = client.post(TOOLS, headers=viewer, json=stdio_body("legacy", "legacy_server.py"))
 
@@ -303,6 +315,29 @@ def test_given_wait_true_when_starting_then_the_finished_task(client, admin, wor
     assert task["result"]["status"] == "RUNNING" and task["result"]["pid"] == Tool.get_by_id(tool["id"]).pid
 
 
+def test_given_a_running_tool_when_started_again_or_concurrently_then_one_process(client, operator, admin, worker):
+    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+
+    tasks = [client.post(f"{TOOLS}/legacy/start", headers=operator).json["task_id"] for _ in range(3)]
+    results = [wait_task(client, operator, task_id) for task_id in tasks]
+    again = client.post(f"{TOOLS}/legacy/start?wait=true", headers=operator).json
+
+    pids = {r["result"]["pid"] for r in results} | {again["result"]["pid"]}
+    assert [r["status"] for r in results] == ["succeeded"] * 3 and len(pids) == 1
+    assert Tool.get_by_id(tool["id"]).pid in pids
+
+
+def test_given_a_missing_command_when_started_then_failed_with_the_reason(client, admin, worker):
+    create_tool(client, admin, name="ghost", transport="stdio", command="/nonexistent/mcp-server",
+                max_restart_attempts=0)
+
+    response = client.post(f"{TOOLS}/ghost/start?wait=true", headers=admin)
+
+    assert response.json["status"] == "failed" and response.json["error_type"] == "start_failed"
+    status = client.get(f"{TOOLS}/ghost/status", headers=admin).json
+    assert status["status"] == "ERROR" and "No such file or directory" in status["last_error"]
+
+
 def test_given_a_wait_that_runs_out_when_starting_then_202_and_the_task_can_be_read_at_once(client, admin, worker):
     tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))  # starts in ~1.5 s
 
@@ -336,6 +371,8 @@ def test_given_a_running_tool_when_stopped_then_stopped_and_process_gone(client,
     assert status["status"] == "STOPPED" and status["pid"] is None and status["owner_worker"] is None
     assert status["desired_state"] == "stopped"
     wait_for(lambda: process_gone(pid), timeout=5)
+    again = client.post(f"{TOOLS}/legacy/stop?wait=true", headers=operator)
+    assert again.status_code == 200 and again.json["status"] == "succeeded"  # idempotent
 
 
 def test_given_a_viewer_when_starting_then_403(client, admin, viewer):
