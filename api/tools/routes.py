@@ -147,7 +147,8 @@ class ToolByRef(MethodView):
     def delete(self, tool_ref):
         """Delete a tool (stopped first when running)"""
         tool = find_tool(tool_ref)
-        if tool.status != "STOPPED" or tool.owner_worker:
+        # The owner lease, not the row: a row left RUNNING by a dead worker has no process to stop.
+        if get_jobs().owner_of(tool.id) is not None:
             try:
                 outcome = run_and_wait(Job(kind="stop", tool_id=tool.id, user_id=current_user().id), 30)
             except JobError as error:  # no worker took the stop: deleting now could orphan the process

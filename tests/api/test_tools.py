@@ -290,6 +290,18 @@ def test_given_a_deleted_tool_when_a_new_one_is_created_then_it_does_not_inherit
     assert deleted.tool_id is None and deleted.message == f"tool legacy (id {old['id']}) deleted by admin-user"
 
 
+def test_given_a_tool_left_running_by_a_dead_worker_when_deleted_then_204_at_once(client, admin):
+    created = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+    Tool.update(status="RUNNING", desired_state="running", pid=999999, owner_worker="vm-1-dead").where(
+        Tool.id == created["id"]).execute()  # no worker holds its lease: no process anywhere
+    started = time.monotonic()
+
+    response = client.delete(f"{TOOLS}/legacy", headers=admin)
+
+    assert response.status_code == 204 and time.monotonic() - started < 2
+    assert Tool.get_or_none(Tool.id == created["id"]) is None
+
+
 # -- lifecycle over REST -----------------------------------------------------------------------
 
 def test_given_a_tool_when_started_then_202_and_the_task_succeeds(client, admin, operator, worker):
