@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import mcp_types
+from mcp_types import CONNECTION_CLOSED
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
@@ -82,6 +84,7 @@ class ToolSession:
     async def run(self) -> None:
         failures = 0
         tools_cfg = self.settings.mcp.tools
+        tool = self.tool
         try:
             while not self._stop.is_set():
                 self._set_status("STARTING", last_error=self.last_error)
@@ -97,7 +100,10 @@ class ToolSession:
                         self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
                                          restart_count=self.restart_count, **self.info)
                         self._settled.set()
-                        await _first_of(self._stop.wait(), self._lost.wait())
+                        watchers = [self._stop.wait(), self._lost.wait()]
+                        if tool["transport"] != "stdio":
+                            watchers.append(self._probe_forever())
+                        await _first_of(*watchers)
                         self.client = None
                         if not self._stop.is_set():
                             error = "the server closed the connection (process exited)"
@@ -162,6 +168,25 @@ class ToolSession:
         self.client = client
         self.info = await self._describe_server(client)
 
+    async def _probe_forever(self) -> None:
+        """An HTTP server that died is not noticed until a request fails (nothing is streaming): ask it
+        something cheap every probe interval, and call the connection lost when it does not answer."""
+        interval = self.settings.mcp.tools.http_probe_s
+        while True:
+            await asyncio.sleep(interval)
+            client = self.client
+            if client is None:
+                return
+            try:
+                async with asyncio.timeout(max(interval * 2, 5)):
+                    if client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
+                        await client.session.send_ping()
+                    else:
+                        await client.list_tools()
+            except Exception as exc:
+                self.log_line("WARNING", "lifecycle", f"health probe failed: {_describe(exc)}")
+                return  # the supervisor sees the connection as lost
+
     async def _describe_server(self, client: Client) -> dict:
         caps = client.server_capabilities
         info = client.server_info
@@ -219,6 +244,14 @@ class ToolSession:
         client = self.client
         if client is None:
             raise ToolNotRunning(f"tool {self.tool['name']} is {self.status}")
+        try:
+            return await self._request(client, kind, args, timeout_s, on_progress)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:  # the transport is gone: supervise (restart) now
+                self._lost.set()
+            raise
+
+    async def _request(self, client: Client, kind: str, args: dict, timeout_s: float, on_progress) -> dict:
         async with asyncio.timeout(timeout_s):
             if kind == "call":
                 result = await client.call_tool(args["tool"], args.get("arguments") or {},

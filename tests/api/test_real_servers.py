@@ -164,8 +164,6 @@ def test_given_a_streamable_http_tool_when_its_server_dies_then_the_next_call_fa
 
 
 @needs_everything
-@pytest.mark.xfail(strict=True, reason="workers/: a streamable HTTP session never notices that its server died "
-                                       "until a request fails (no health probe, no open GET stream)")
 def test_given_a_streamable_http_tool_when_its_server_dies_then_it_is_seen_failing_without_a_call(
         client, admin, viewer, worker, everything_http):
     url, process = everything_http
