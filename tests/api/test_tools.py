@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from api import create_app
-from models import LogEntry, Task, Tool, db
+from models import LogEntry, Tool, db
 from tests.harness import SERVERS
 
 TOOLS = "/api/v1/tools"
@@ -327,12 +327,12 @@ def test_given_wait_true_when_starting_then_the_finished_task(client, admin, wor
     assert task["result"]["status"] == "RUNNING" and task["result"]["pid"] == Tool.get_by_id(tool["id"]).pid
 
 
-def test_given_a_running_tool_when_started_again_or_concurrently_then_one_process(client, operator, admin, worker):
-    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+def test_given_concurrent_starts_or_a_start_of_a_running_tool_then_one_process(client, operator, admin, worker):
+    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))  # ~1.5 s: the starts overlap
 
-    tasks = [client.post(f"{TOOLS}/legacy/start", headers=operator).json["task_id"] for _ in range(3)]
+    tasks = [client.post(f"{TOOLS}/echo/start", headers=operator).json["task_id"] for _ in range(3)]
     results = [wait_task(client, operator, task_id) for task_id in tasks]
-    again = client.post(f"{TOOLS}/legacy/start?wait=true", headers=operator).json
+    again = client.post(f"{TOOLS}/echo/start?wait=true", headers=operator).json
 
     pids = {r["result"]["pid"] for r in results} | {again["result"]["pid"]}
     assert [r["status"] for r in results] == ["succeeded"] * 3 and len(pids) == 1
@@ -407,7 +407,7 @@ def test_given_a_running_tool_when_status_is_read_then_live_process_fields(clien
     assert status["protocol_version"] == "2025-11-25"
 
 
-def test_given_a_started_server_when_logs_are_read_then_its_stderr_and_lifecycle_entries(client, viewer, echo_tool):
+def test_given_a_started_server_when_logs_are_read_then_its_stderr_and_who_started_it(client, viewer, echo_tool):
     def stderr_lines():
         body = client.get(f"{TOOLS}/echo/logs?source=stderr", headers=viewer).json
         return [e["message"] for e in body["items"]]
