@@ -225,10 +225,12 @@ class ToolStatus(MethodView):
         tool = find_tool(tool_ref)
         live = get_redis().get(live_key(get_settings(), tool.id))
         live = json.loads(live) if live else {}
-        return {"id": tool.id, "name": tool.name, "status": live.get("status", tool.status),
-                "desired_state": tool.desired_state, "pid": live.get("pid", tool.pid),
-                "owner_worker": live.get("worker", tool.owner_worker),  # live stats come with the heartbeat
-                "restart_count": live.get("restart_count", tool.restart_count),
+        if live.get("pid") != tool.pid:  # the heartbeat's snapshot (up to a second old) is of another process
+            live = {"worker": live.get("worker")}
+        # State from the row (the worker writes it within milliseconds); process metrics from the heartbeat.
+        return {"id": tool.id, "name": tool.name, "status": tool.status,
+                "desired_state": tool.desired_state, "pid": tool.pid,
+                "owner_worker": live.get("worker") or tool.owner_worker, "restart_count": tool.restart_count,
                 "last_error": tool.last_error, "started_at": ToolSchema().dump(tool)["started_at"],
                 "uptime_s": live.get("uptime_s"), "memory_mb": live.get("memory_mb"),
                 "cpu_percent": live.get("cpu_percent"), "processes": live.get("processes"),

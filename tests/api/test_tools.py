@@ -582,3 +582,12 @@ def test_given_an_api_key_scoped_to_one_tool_when_exporting_then_only_that_tool(
 def test_given_a_viewer_when_importing_or_exporting_then_403(client, viewer):
     assert client.post(f"{TOOLS}/import", headers=viewer, json=DOCUMENT).status_code == 403
     assert client.get(f"{TOOLS}/export", headers=viewer).status_code == 403
+
+
+def test_given_a_tool_just_started_when_status_is_read_at_once_then_running_with_its_pid(client, admin, worker):
+    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+
+    started = client.post(f"{TOOLS}/{tool['id']}/start?wait=true", headers=admin).json
+    status = client.get(f"{TOOLS}/{tool['id']}/status", headers=admin).json
+
+    assert status["status"] == "RUNNING" and status["pid"] == started["result"]["pid"]
