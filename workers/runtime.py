@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dramatiq
 import psutil
+import redis
 
 from config import Section
 from models import LogEntry, Tool, utcnow
@@ -81,12 +82,19 @@ class WorkerRuntime:
         self._stopping.set()
         self._heartbeat_thread.join(5)
         tools = list(self.sessions)
+        moved = 0
         for tool_id in tools:
-            self.stop_tool_local(tool_id)
-        moved = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id)
-        self.redis.delete(registry.worker_key(self.settings, self.id))
-        registry.forget(self.redis, self.settings, self.id)
-        reaper.drop_queue(self.redis, self.broker, self.id)
+            session = self.sessions.pop(tool_id)
+            self.on_loop(session.stop())  # first: server processes must stop even if Redis is gone
+        try:
+            for tool_id in tools:
+                self.leases.release(tool_id, self.id)
+            moved = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id)
+            self.redis.delete(registry.worker_key(self.settings, self.id))
+            registry.forget(self.redis, self.settings, self.id)
+            reaper.drop_queue(self.redis, self.broker, self.id)
+        except redis.RedisError as error:  # its leases expire and the next worker reaps the rest
+            log.warning("event=worker.shutdown_without_redis worker=%s error=%r", self.id, str(error))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.bookkeeper.stop()
         log.info("event=worker.stopped worker=%s tools=%d handed_back=%d", self.id, len(tools), moved)
