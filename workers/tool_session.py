@@ -100,7 +100,7 @@ class ToolSession:
                         self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
                                          restart_count=self.restart_count, **self.info)
                         self._settled.set()
-                        watchers = [self._stop.wait(), self._lost.wait()]
+                        watchers = [self._stop.wait(), self._lost.wait(), self._listen_for_changes()]
                         if tool["transport"] != "stdio":
                             watchers.append(self._probe_forever())
                         await _first_of(*watchers)
@@ -167,6 +167,22 @@ class ToolSession:
         self.started_at = time.time()
         self.client = client
         self.info = await self._describe_server(client)
+
+    async def _listen_for_changes(self) -> None:
+        """2026-era servers announce list changes on a `subscriptions/listen` stream (handshake-era ones
+        send notifications, see _on_message). Never returns: a server without it is simply not heard."""
+        client = self.client
+        caps = client.server_capabilities if client is not None else None
+        if client is not None and client.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS and caps is not None:
+            try:
+                async with client.listen(tools_list_changed=caps.tools is not None,
+                                         prompts_list_changed=caps.prompts is not None,
+                                         resources_list_changed=caps.resources is not None) as subscription:
+                    async for event in subscription:
+                        await self._refresh_lists(f"listen: {type(event).__name__}")
+            except Exception as exc:  # not offered, or the stream ended: the session goes on without it
+                self.log_line("DEBUG", "lifecycle", f"no list-change subscription: {_describe(exc)}")
+        await asyncio.Event().wait()
 
     async def _probe_forever(self) -> None:
         """An HTTP server that died is not noticed until a request fails (nothing is streaming): ask it

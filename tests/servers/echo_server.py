@@ -68,6 +68,14 @@ def pid() -> int:
     return os.getpid()
 
 
+@server.tool()
+async def grow(name: str, ctx: Context = None) -> str:
+    """Add a tool named `name` (it echoes) and announce that the tool list changed."""
+    server.add_tool(lambda text: text, name=name, description=f"grown tool {name}")
+    await ctx.notify_tools_changed()
+    return f"added {name}"
+
+
 @server.resource("memo://greeting")
 def greeting() -> str:
     """A fixed greeting."""

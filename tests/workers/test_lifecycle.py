@@ -103,3 +103,14 @@ def test_given_a_server_that_always_crashes_when_started_then_error_after_max_at
     assert "frobnicator" in row.last_error
     from models import LogEntry
     assert LogEntry.select().where(LogEntry.tool_id == tool.id, LogEntry.message.contains("frobnicator")).exists()
+
+
+def test_given_a_running_server_when_its_tool_list_changes_then_the_list_is_refreshed(start_worker, run_job):
+    start_worker()
+    tool = make_stdio_tool("echo", "echo_server.py")
+    run_job("start", tool.id)
+
+    outcome = run_job("call", tool.id, tool="grow", arguments={"name": "sprout"})
+
+    assert outcome["status"] == "succeeded", outcome
+    wait_for(lambda: "sprout" in {t["name"] for t in Tool.get_by_id(tool.id).mcp_tools})
