@@ -16,7 +16,8 @@ JOBS_KEY = "mcps.jobs"
 
 # How a failed job reads over HTTP.
 ERROR_STATUS = {
-    "rate_limited": 429, "tool_not_running": 409, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
+    "rate_limited": 429, "tool_not_running": 409, "connection_lost": 503, "method_not_found": 404,
+    "invalid_params": 422, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
     "start_failed": 502, "timeout": 504, "deadline_exceeded": 504, "worker_lost": 503, "internal": 500,
 }
 

@@ -10,6 +10,7 @@ import logging
 import time
 
 from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 
 from models import Tool, utcnow
 from workers import stream
@@ -73,6 +74,22 @@ def _finish(job: Job, job_data: dict, event: dict, started: float) -> None:
     event["timings"] = {"queued_ms": round((started - job.submitted_at) * 1000, 3),
                         "run_ms": round((time.time() - started) * 1000, 3)}
     event["worker"] = runtime.id
+    # Who and what, so that the result alone can be authorised before the task row is written.
+    event["job"] = {"kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id, "parent_id": job.parent_id}
+
+
+# MCP error codes that say something about the request rather than the server.
+_MCP_ERROR_TYPES = {CONNECTION_CLOSED: "connection_lost", METHOD_NOT_FOUND: "method_not_found",
+                    INVALID_PARAMS: "invalid_params"}
+
+
+def _mcp_failure(exc: MCPError) -> dict:
+    error_type = _MCP_ERROR_TYPES.get(exc.code, "server_error")
+    if error_type == "connection_lost":
+        message = "the connection to the MCP server was lost during the call (it is being restarted)"
+    else:
+        message = f"the MCP server answered with error {exc.code}: {exc}"
+    return {**_failure(error_type, message), "mcp_error_code": exc.code}
 
 
 def _record(job: Job, job_data: dict, event: dict, started: float) -> None:
@@ -107,7 +124,7 @@ async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: f
     except ToolNotRunning as exc:
         event = _failure("tool_not_running", str(exc))
     except MCPError as exc:
-        event = _failure("server_error", f"the MCP server answered with error {exc.code}: {exc}")
+        event = _mcp_failure(exc)
     except Exception as exc:
         log.exception("event=call.crashed job=%s", job.id)
         event = _failure("internal", f"{type(exc).__name__}: {exc}")
@@ -138,7 +155,7 @@ def _start_for_call(job: Job) -> ToolSession:
     if owner and owner != runtime.id:
         _forward(job, owner)
     # A tool meant to be running whose owner is gone (or that may auto-start) is started here.
-    if not (tool.auto_start or tool.desired_state == "running"):
+    if not (tool.auto_start or (tool.desired_state == "running" and tool.status != "ERROR")):
         raise JobError(f"tool {tool.name} is not running (status {tool.status}); start it first", "tool_not_running")
     Tool.update(desired_state="running").where(Tool.id == tool.id).execute()
     state = _start_here(job, tool)

@@ -24,7 +24,11 @@ def main() -> None:
         sys.exit(1)
     with open(pidfile, "w") as handle:
         handle.write(str(os.getpid()))
-    os.execvp(command[0], command)
+    try:
+        os.execvp(command[0], command)
+    except OSError as error:  # the tool's stderr is its log: say plainly what could not run
+        print(f"cannot run {command[0]!r}: {error.strerror}", file=sys.stderr, flush=True)
+        sys.exit(127)
 
 
 if __name__ == "__main__":

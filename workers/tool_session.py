@@ -99,6 +99,8 @@ class ToolSession:
                         up_since = time.monotonic()
                         self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
                                          restart_count=self.restart_count, **self.info)
+                        self.log_line("INFO", "lifecycle", f"started pid={self.pid} "
+                                      f"protocol={self.info.get('protocol_version')}")
                         self._settled.set()
                         watchers = [self._stop.wait(), self._lost.wait(), self._listen_for_changes()]
                         if tool["transport"] != "stdio":
@@ -137,6 +139,7 @@ class ToolSession:
                 except asyncio.TimeoutError:
                     pass
             self._set_status("STOPPED", pid=None, started_at=None)
+            self.log_line("INFO", "lifecycle", "stopped")
             self._settled.set()
         finally:
             if self._stderr is not None:

@@ -127,10 +127,10 @@ def test_given_a_server_with_resources_and_prompts_then_listed_read_and_got(clie
     assert prompt.status_code == 200 and "x = 1" in prompt.json["messages"][0]["content"]["text"]
 
 
-def test_given_a_server_without_resources_when_listed_then_502_server_error(client, viewer, legacy_tool):
+def test_given_a_server_without_resources_when_listed_then_404_method_not_found(client, viewer, legacy_tool):
     response = client.get(f"{TOOLS}/legacy/resources", headers=viewer)
 
-    assert_error_shape(response, 502, "server_error")
+    assert_error_shape(response, 404, "method_not_found")
     assert "-32601" in response.json["message"] and response.json["errors"]["task_id"]
 
 

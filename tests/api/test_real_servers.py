@@ -154,8 +154,8 @@ def test_given_a_streamable_http_tool_when_its_server_dies_then_the_next_call_fa
     failed = client.post(f"{TOOLS}/everything-http/call", headers=operator,
                          json={"tool": "echo", "arguments": {"message": "anyone?"}, "timeout": 5})
 
-    assert failed.status_code == 502 and failed.json["errors"]["error_type"] == "server_error", failed.json
-    assert "Connection closed" in failed.json["message"]
+    assert failed.status_code == 503 and failed.json["errors"]["error_type"] == "connection_lost", failed.json
+    assert "connection to the MCP server was lost" in failed.json["message"]
     status = wait_for(lambda: (body := client.get(f"{TOOLS}/{tool['id']}/status", headers=viewer).json)
                       ["status"] == "ERROR" and body, timeout=10)  # one reconnection attempt, then ERROR
     assert status["restart_count"] == 1 and "ConnectError" in status["last_error"]

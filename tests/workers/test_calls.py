@@ -42,12 +42,12 @@ def test_given_a_tool_that_raises_when_called_then_is_error_result_not_platform_
     assert "nope" in outcome["result"]["content"][0]["text"]
 
 
-def test_given_an_unknown_mcp_tool_when_called_then_server_error(echo_tool, run_job):
+def test_given_an_unknown_mcp_tool_when_called_then_invalid_params(echo_tool, run_job):
     outcome = run_job("call", echo_tool.id, tool="no_such_tool", arguments={})
 
     assert outcome["status"] in ("failed", "succeeded")
     if outcome["status"] == "failed":
-        assert outcome["error_type"] == "server_error"
+        assert outcome["error_type"] == "invalid_params" and outcome["mcp_error_code"] == -32602
     else:  # some servers report unknown tools as isError results
         assert outcome["result"]["isError"] is True
 

@@ -114,3 +114,13 @@ def test_given_a_running_server_when_its_tool_list_changes_then_the_list_is_refr
 
     assert outcome["status"] == "succeeded", outcome
     wait_for(lambda: "sprout" in {t["name"] for t in Tool.get_by_id(tool.id).mcp_tools})
+
+
+def test_given_a_command_that_does_not_exist_when_started_then_error_names_it(start_worker, run_job):
+    start_worker()
+    tool = Tool.create(name="missing", transport="stdio", command="/nonexistent/mcp-server", max_restart_attempts=0)
+
+    outcome = run_job("start", tool.id)
+
+    assert outcome["status"] == "failed"
+    assert "cannot run '/nonexistent/mcp-server'" in Tool.get_by_id(tool.id).last_error
