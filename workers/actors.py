@@ -112,10 +112,13 @@ async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: f
     timeout = min(float(job.args.get("timeout") or session.tool["call_timeout_s"]), session.tool["call_timeout_s"])
     if job.deadline is not None:
         timeout = min(timeout, max(job.deadline - time.time(), 0.001))
+    on_loop = time.time()
+    mcp_ms = None
     try:
         if job.id in runtime.cancelled:  # cancelled while being handed to the loop
             raise asyncio.CancelledError()
         result = await session.request(job.kind, job.args, timeout, _progress_reporter(job))
+        mcp_ms = round((time.time() - on_loop) * 1000, 3)
         event = {"type": stream.FINAL_EVENT, "status": "succeeded", "result": result}
     except asyncio.CancelledError:
         event = _failure("cancelled", "cancelled while running; the server was sent notifications/cancelled")
@@ -131,6 +134,8 @@ async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: f
     finally:
         runtime.running_jobs.pop(job.id, None)
     _finish(job, job_data, event, started)
+    # Where the time went: handing the job to the MCP loop, and the MCP request itself.
+    event["timings"].update(handoff_ms=round((on_loop - started) * 1000, 3), mcp_ms=mcp_ms)
     await runtime.publish(job.id, event)
     _record(job, job_data, event, started)
 
