@@ -57,7 +57,7 @@ class Stack:
                      self.env["MCPS_MCP__WORKER__THREADS"]])
         self._spawn([sys.executable, "-m", "gunicorn", "api.wsgi:app", "--bind", f"127.0.0.1:{self.port}",
                      "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads",
-                     str(self.web_threads), "--control-socket", f"{self.tmp.name}/gunicorn.ctl",
+                     str(self.web_threads), "--keep-alive", "75", "--control-socket", f"{self.tmp.name}/gunicorn.ctl",
                      "--log-level", "warning"])
         self._wait_healthy()
         return self
