@@ -112,10 +112,14 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=5.0, help="idle pause before the 'after idle' call (s)")
     parser.add_argument("--idle-rounds", type=int, default=3, help="how many idle pauses (median reported)")
     parser.add_argument("--redis-url", help="a real Redis instead of the embedded one")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (default 2, as the Procfile)")
+    parser.add_argument("--web-threads", type=int, default=16, help="gunicorn threads (default 16)")
+    parser.add_argument("--web-class", default="gthread", help="gunicorn worker class (default gthread)")
     args = parser.parse_args()
 
     results = [asyncio.run(measure_direct(args.calls, args.clients, args.idle, args.idle_rounds))]
-    with Stack(args.redis_url, worker_threads=32, web_workers=2, web_threads=16) as stack:
+    with Stack(args.redis_url, worker_threads=32, web_workers=args.web_workers, web_threads=args.web_threads,
+               web_class=args.web_class) as stack:
         headers = stack.login()
         api = httpx2.Client(base_url=stack.base, headers=headers, timeout=60)
         tool = api.post("/tools", json=TOOL).json()

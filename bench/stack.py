@@ -31,7 +31,8 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, redis_url: str | None, worker_threads: int, web_workers: int, web_threads: int):
+    def __init__(self, redis_url: str | None, worker_threads: int, web_workers: int, web_threads: int,
+                 web_class: str = "gthread"):
         self.tmp = tempfile.TemporaryDirectory(prefix="mcps-bench-")
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MCPS_") and k not in (
@@ -43,7 +44,7 @@ class Stack:
             self.env["REDIS_URL"] = redis_url
             self.env["MCPS_REDIS__NAMESPACE"] = f"mcpsbench{os.getpid()}"
         self.settings = load_settings(self.env)
-        self.web_workers, self.web_threads = web_workers, web_threads
+        self.web_workers, self.web_threads, self.web_class = web_workers, web_threads, web_class
         self.processes: list[subprocess.Popen] = []
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
 
@@ -56,7 +57,7 @@ class Stack:
         self._spawn([sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", "1", "--threads",
                      self.env["MCPS_MCP__WORKER__THREADS"]])
         self._spawn([sys.executable, "-m", "gunicorn", "api.wsgi:app", "--bind", f"127.0.0.1:{self.port}",
-                     "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads",
+                     "--workers", str(self.web_workers), "--worker-class", self.web_class, "--threads",
                      str(self.web_threads), "--keep-alive", "75", "--control-socket", f"{self.tmp.name}/gunicorn.ctl",
                      "--log-level", "warning"])
         self._wait_healthy()
