@@ -115,7 +115,7 @@ def run_job(jobs):
     """Submit a job and wait for its result event, as the API does."""
     def run(kind, tool_id=None, wait_s=30, **args):
         job = Job(kind=kind, tool_id=tool_id, args=args)
-        queue = jobs.submit(job)
+        jobs.submit(job)
         return jobs.wait(job.id, wait_s)
     return run
 

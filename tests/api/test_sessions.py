@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 
 from api.sessions.routes import prune_sessions
 from models import Message, Session, utcnow

@@ -1,15 +1,13 @@
 """Calls as jobs: results, errors, progress, cancel, timeout, deadlines, stopped tools, worker death."""
 import os
 import signal
-import sys
-import threading
 import time
 
 import psutil
 import pytest
 
 from models import Message, Task, Tool
-from tests.harness import SERVERS, make_stdio_tool
+from tests.harness import make_stdio_tool
 from tests.workers.test_lifecycle import wait_for
 from workers import stream
 from workers.jobs import Job
