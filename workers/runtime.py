@@ -25,6 +25,7 @@ from workers import reaper, registry, stream
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.leases import ToolOwnerLease
+from workers.limits import TreeMeter
 from workers.redis_client import aredis_client, key, redis_client
 from workers.tool_session import ToolSession
 
@@ -36,7 +37,7 @@ def tool_config(tool: Tool) -> dict:
     """What a session needs of a tool row (secrets decrypted), detached from the database."""
     return {name: getattr(tool, name) for name in (
         "id", "name", "transport", "command", "args", "env", "cwd", "url", "headers", "restart_on_failure",
-        "max_restart_attempts", "call_timeout_s", "memory_limit_mb", "auto_start")}
+        "max_restart_attempts", "call_timeout_s", "memory_limit_mb", "cpu_limit_percent", "auto_start")}
 
 
 def live_key(settings: Section, tool_id: int) -> str:
@@ -60,7 +61,7 @@ class WorkerRuntime:
         self.cancelled: OrderedDict[str, None] = OrderedDict()
         self.started_at = time.time()
         self._stopping = threading.Event()
-        self._processes: dict[int, psutil.Process] = {}
+        self._meters: dict[int, TreeMeter] = {}
         self._loop_thread = threading.Thread(target=self.loop.run_forever, name="mcp-loop", daemon=True)
         self._heartbeat_thread = threading.Thread(target=self._heartbeat_forever, name="heartbeat", daemon=True)
 
@@ -127,7 +128,7 @@ class WorkerRuntime:
         if session is not None:
             self.on_loop(session.stop())
         self.leases.release(tool_id, self.id)
-        self._processes.pop(tool_id, None)
+        self._meters.pop(tool_id, None)
         self.redis.delete(live_key(self.settings, tool_id))
         self.bookkeeper.write(lambda: Tool.update(owner_worker=None, updated_at=utcnow()).where(
             (Tool.id == tool_id) & (Tool.owner_worker == self.id)).execute())
@@ -210,17 +211,14 @@ class WorkerRuntime:
         if not pid:
             return stats
         try:
-            process = self._processes.get(tool_id)
-            if process is None or process.pid != pid:
-                process = self._processes[tool_id] = psutil.Process(pid)
-            tree = [process, *process.children(recursive=True)]
-            rss = sum(p.memory_info().rss for p in tree)
-            stats.update(memory_mb=round(rss / 2**20, 1), cpu_percent=process.cpu_percent(None),
-                         uptime_s=round(time.time() - process.create_time(), 1), processes=len(tree))
-            limit = session.tool.get("memory_limit_mb")
-            if limit and rss > limit * 2**20:
-                session.log_line("ERROR", "lifecycle", f"memory {rss / 2**20:.0f} MB over limit {limit} MB: killed")
-                process.kill()
+            meter = self._meters.get(tool_id)
+            if meter is None or meter.root.pid != pid:
+                meter = self._meters[tool_id] = TreeMeter(pid)
+            stats.update(meter.sample())
+            reason = meter.violation(stats, session.tool.get("memory_limit_mb"), session.tool.get("cpu_limit_percent"))
+            if reason:
+                session.killed_because(reason)
+                meter.kill()
         except psutil.Error:
             pass
         return stats

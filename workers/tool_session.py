@@ -53,6 +53,7 @@ class ToolSession:
         self._settled = asyncio.Event()  # set whenever the session reaches RUNNING, ERROR or STOPPED
         self._task: asyncio.Task | None = None
         self._stderr: StderrCapture | None = None
+        self._kill_reason: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class ToolSession:
                         await _first_of(*watchers)
                         self.client = None
                         if not self._stop.is_set():
-                            error = "the server closed the connection (process exited)"
+                            error = self._kill_reason or "the server closed the connection (process exited)"
                 except asyncio.CancelledError:
                     raise
                 except asyncio.TimeoutError:
@@ -122,6 +123,7 @@ class ToolSession:
                 await asyncio.sleep(0.05)  # let the stderr pipe drain the crash message
                 self.last_error = self._with_stderr(error or "unknown failure")
                 self.log_line("ERROR", "lifecycle", f"tool failed: {self.last_error}")
+                self._kill_reason = None
                 if up_since is not None and time.monotonic() - up_since >= STABLE_AFTER_S:
                     failures = 0
                 failures += 1
@@ -290,6 +292,11 @@ class ToolSession:
             else:
                 raise ValueError(f"unknown request kind {kind}")
         return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def killed_because(self, reason: str) -> None:
+        """The worker is killing this server for exceeding a limit: that is the failure to report."""
+        self._kill_reason = f"killed: {reason}"
+        self.log_line("ERROR", "lifecycle", self._kill_reason)
 
     def snapshot(self) -> dict:
         return {"status": self.status, "pid": self.pid, "started_at": self.started_at,

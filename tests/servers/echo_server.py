@@ -76,6 +76,16 @@ async def grow(name: str, ctx: Context = None) -> str:
     return f"added {name}"
 
 
+@server.tool()
+def burn(seconds: float = 10.0) -> str:
+    """Keep a core busy for `seconds`."""
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "burnt"
+
+
 @server.resource("memo://greeting")
 def greeting() -> str:
     """A fixed greeting."""
