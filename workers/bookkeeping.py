@@ -13,12 +13,15 @@ import threading
 import time
 from typing import Callable
 
+import peewee
+
 from models import db
 from workers.history import JobRecord, write_records
 
 log = logging.getLogger("mcps.bookkeeping")
 MAX_BATCH = 1000
 LINGER_S = 0.02
+UNAVAILABLE_RETRIES = 10  # 0.2 s doubling to 10 s: about a minute in all
 
 
 class Bookkeeper:
@@ -65,15 +68,30 @@ class Bookkeeper:
             if None in batch:
                 return
 
+    def _write_retrying(self, records: list[JobRecord], writes: list[Callable[[], None]]) -> None:
+        """One transaction; while the database is unreachable (restarting, locked) it is retried with
+        back-off for up to about a minute rather than dropped."""
+        for attempt in range(UNAVAILABLE_RETRIES + 1):
+            try:
+                with db.atomic():
+                    if records:
+                        write_records(records)
+                    for write in writes:
+                        write()
+                return
+            except (peewee.OperationalError, peewee.InterfaceError) as error:
+                if attempt == UNAVAILABLE_RETRIES:
+                    raise
+                log.warning("event=bookkeeping.database_unavailable attempt=%d error=%r", attempt + 1, str(error))
+                if not db.is_closed():
+                    db.close()  # a fresh connection next time
+                time.sleep(min(0.2 * 2 ** attempt, 10))
+
     def _apply(self, records: list[JobRecord], writes: list[Callable[[], None]]) -> None:
         if not records and not writes:
             return
         try:
-            with db.atomic():
-                if records:
-                    write_records(records)
-                for write in writes:
-                    write()
+            self._write_retrying(records, writes)
         except Exception:
             # One bad write must not lose the others: retry them one by one.
             log.exception("event=bookkeeping.batch_failed records=%d writes=%d", len(records), len(writes))
