@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from marshmallow import fields
+from marshmallow import RAISE, Schema, fields
 
 
 class UTCDateTime(fields.DateTime):
@@ -20,3 +20,10 @@ class UTCDateTime(fields.DateTime):
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
         return parsed
+
+
+class StrictSchema(Schema):
+    """A request body: an unknown field is a 422 naming it, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE

@@ -1,10 +1,10 @@
 """Schemas of /api/v1/sessions: named groups of calls and their history."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from api.pagination import PageArgs
-from api.schemas import UTCDateTime
+from api.schemas import StrictSchema, UTCDateTime
 
 
 class SessionSchema(Schema):
@@ -23,10 +23,7 @@ class SessionSchema(Schema):
         return session.messages.count()
 
 
-class SessionWriteSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class SessionWriteSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=5000))
     metadata = fields.Dict(allow_none=True)

@@ -1,10 +1,10 @@
 """Schemas of /api/v1/tasks: jobs (one row each) and stored workflows."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api.pagination import PageArgs
-from api.schemas import UTCDateTime
+from api.schemas import StrictSchema, UTCDateTime
 from models.tasks import TASK_STATUSES
 
 
@@ -65,10 +65,7 @@ def check_cron(value: str | None) -> None:
         raise ValidationError(f"not a cron expression (5 fields: minute hour day month weekday): {error}")
 
 
-class WorkflowWriteSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class WorkflowWriteSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     definition = fields.Dict(metadata={"description": "{\"steps\": [...]}: see workers/workflows.py"})
     schedule = fields.String(allow_none=True, validate=check_cron,
@@ -80,10 +77,7 @@ class WorkflowCreateSchema(WorkflowWriteSchema):
     definition = fields.Dict(required=True)
 
 
-class ExecuteSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ExecuteSchema(StrictSchema):
     steps = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
     session_id = fields.Integer()
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600),

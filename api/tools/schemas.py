@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from api.pagination import PageArgs
-from api.schemas import UTCDateTime
+from api.schemas import StrictSchema, UTCDateTime
 from models.tools import STATUSES, TRANSPORTS
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -20,11 +20,6 @@ def check_url(value: str) -> None:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValidationError("must be an http:// or https:// URL with a host")
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class ToolDefinitionSchema(StrictSchema):
