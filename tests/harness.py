@@ -95,10 +95,10 @@ def start_worker(settings, database, start_worker_for):
 @pytest.fixture
 def run_job_for():
     """run_job_for(settings, kind, tool_id, **args): submit a job and wait for its result event."""
-    def run(settings, kind, tool_id=None, wait_s=30, **args):
+    def run(settings, kind, tool_id=None, wait_s=30, user_id=None, **args):
         client = redis_client(settings)
         jobs = JobClient(build_broker(settings, client), client, settings)
-        job = Job(kind=kind, tool_id=tool_id, args=args)
+        job = Job(kind=kind, tool_id=tool_id, args=args, user_id=user_id)
         jobs.submit(job)
         return jobs.wait(job.id, wait_s)
     return run
