@@ -6,6 +6,7 @@ It runs redis-server as a child (rather than exec'ing it) to stop it last on shu
 """
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from config import Section, load_settings
 
 
 SHUTDOWN_GRACE_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str:
@@ -36,10 +38,16 @@ def server_command(settings: Section) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_embedded_redis(settings: Section) -> subprocess.Popen:
-    """Start the embedded server as a child (used by tests and by `main`)."""
+    """Start the embedded server as a child (used by tests, the benchmark and `main`). It runs in a session
+    of its own: a process manager signalling our group must not stop it before the workers are done."""
     Path(settings.app.data_dir).mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(server_command(settings), stdout=subprocess.DEVNULL)
+    return subprocess.Popen(server_command(settings), stdout=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_die_with_parent)
 
 
 def stop_when_clients_gone(server: subprocess.Popen, client: redis.Redis, grace_s: float) -> None:

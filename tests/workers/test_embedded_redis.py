@@ -13,7 +13,8 @@ from tests.harness import ROOT
 def test_given_connected_clients_when_stopped_then_redis_waits_for_them_to_leave(tmp_path):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MCPS_") and k != "REDIS_URL"},
            "MCPS_APP__DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "workers.embedded_redis"], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "workers.embedded_redis"], cwd=ROOT, env=env,
+                               start_new_session=True)
     client = redis.Redis.from_url(f"unix://{tmp_path}/redis.sock")
     deadline = time.monotonic() + 10
     while True:
@@ -24,7 +25,7 @@ def test_given_connected_clients_when_stopped_then_redis_waits_for_them_to_leave
             assert time.monotonic() < deadline
             time.sleep(0.05)
 
-    process.send_signal(signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGTERM)  # the whole group, as honcho and systemd do
     time.sleep(0.5)
 
     assert client.set("still", "up") and process.poll() is None  # a worker can still clean up
