@@ -120,5 +120,17 @@ def run_job(jobs):
     return run
 
 
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    """Poll `predicate` until it returns something truthy (returned), or fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
+
+
 def make_stdio_tool(name: str, script: str, **fields) -> Tool:
     return Tool.create(name=name, transport="stdio", command=sys.executable, args=[str(SERVERS / script)], **fields)

@@ -15,7 +15,7 @@ from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from models import Tool, utcnow
 from workers import stream
 from workers.history import JobRecord
-from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job, JobClient, JobError
+from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job, JobError
 from workers.registry import worker_queue
 from workers.tool_session import ToolNotRunning, ToolSession
 from workers.workflows import StepFailed, WorkflowError, run_workflow, validate_definition
@@ -65,12 +65,12 @@ def run_job(job_data: dict) -> None:
     except Exception as exc:  # a bug must still answer the caller, who is waiting
         log.exception("event=job.crashed job=%s kind=%s", job.id, job.kind)
         event = _failure("internal", f"{type(exc).__name__}: {exc}")
-    _finish(job, job_data, event, started)
+    _finish(job, event, started)
     stream.publish_now(runtime.redis, runtime.settings, job.id, event)
     _record(job, job_data, event, started)
 
 
-def _finish(job: Job, job_data: dict, event: dict, started: float) -> None:
+def _finish(job: Job, event: dict, started: float) -> None:
     event["timings"] = {"queued_ms": round((started - job.submitted_at) * 1000, 3),
                         "run_ms": round((time.time() - started) * 1000, 3)}
     event["worker"] = runtime.id
@@ -133,7 +133,7 @@ async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: f
         event = _failure("internal", f"{type(exc).__name__}: {exc}")
     finally:
         runtime.running_jobs.pop(job.id, None)
-    _finish(job, job_data, event, started)
+    _finish(job, event, started)
     # Where the time went: handing the job to the MCP loop, and the MCP request itself.
     event["timings"].update(handoff_ms=round((on_loop - started) * 1000, 3), mcp_ms=mcp_ms)
     await runtime.publish(job.id, event)
@@ -175,8 +175,7 @@ def workflow(job: Job) -> dict:
     """A workflow run: its steps are call jobs of their own (see workers.workflows)."""
     tool_ids = {tool.name: tool.id for tool in Tool.select(Tool.id, Tool.name)}
     stages = validate_definition(job.args["definition"], set(tool_ids))
-    jobs = JobClient(runtime.broker, runtime.redis, runtime.settings)
-    return run_workflow(job, stages, jobs, tool_ids,
+    return run_workflow(job, stages, runtime.jobs, tool_ids,
                         emit=lambda event: stream.publish_now(runtime.redis, runtime.settings, job.id, event),
                         cancelled=lambda: runtime.is_cancelled(job.id, check_redis=True))
 
@@ -221,8 +220,7 @@ def _start_here(job: Job, tool: Tool) -> dict:
 
 
 def _forward(job: Job, owner: str | None) -> None:
-    JobClient(runtime.broker, runtime.redis, runtime.settings).submit(
-        job, worker_queue(owner) if owner else LIFECYCLE_QUEUE)
+    runtime.jobs.submit(job, worker_queue(owner) if owner else LIFECYCLE_QUEUE)
     raise Forwarded()
 
 

@@ -24,6 +24,7 @@ from models import LogEntry, Tool, utcnow
 from workers import reaper, registry, stream
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
+from workers.jobs import JobClient
 from workers.leases import ToolOwnerLease
 from workers.limits import TreeMeter
 from workers.redis_client import aredis_client, key, redis_client
@@ -52,6 +53,7 @@ class WorkerRuntime:
         self.queue = registry.worker_queue(self.id)
         self.redis = redis_client(settings)
         self.leases = ToolOwnerLease(self.redis, settings)
+        self.jobs = JobClient(broker, self.redis, settings)  # for jobs this worker sends on (forwards, steps)
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self.bookkeeper = Bookkeeper()

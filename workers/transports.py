@@ -116,7 +116,7 @@ async def _owning(transport, http_client):
             yield streams
 
 
-def read_pid(pidfile: Path, timeout_s: float = 0) -> int | None:
+def read_pid(pidfile: Path) -> int | None:
     try:
         return int(pidfile.read_text())
     except (FileNotFoundError, ValueError):

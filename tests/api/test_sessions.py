@@ -1,25 +1,15 @@
 """/api/v1/sessions: CRUD per user, the automatic session, and the history written by real calls."""
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 
 from api.sessions.routes import prune_sessions
 from models import Message, Session, utcnow
+from tests.harness import wait_for
 from tests.api.test_tools import admin, app, create_tool, operator, stdio_body, worker  # noqa: F401 (fixtures)
 
 SESSIONS = "/api/v1/sessions"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_given_an_operator_when_creating_and_editing_a_session_then_it_is_theirs(client, operator):

@@ -14,7 +14,7 @@ import pytest
 
 from api import create_app
 from models import LogEntry, Tool, db
-from tests.harness import SERVERS
+from tests.harness import SERVERS, wait_for
 
 TOOLS = "/api/v1/tools"
 TASKS = "/api/v1/tasks"
@@ -80,17 +80,6 @@ def echo_tool(client, admin, worker):
     tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))
     start_tool(client, admin, tool["id"])
     return tool
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 def wait_task(client, headers, task_id, timeout=15.0) -> dict:

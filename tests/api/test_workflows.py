@@ -7,6 +7,7 @@ import time
 import pytest
 
 from models import Task
+from tests.harness import wait_for
 from tests.api.test_tools import admin, app, create_tool, operator, stdio_body, worker  # noqa: F401 (fixtures)
 
 TASKS = "/api/v1/tasks"
@@ -38,7 +39,7 @@ def test_given_steps_when_executed_then_references_resolve_in_order_and_parallel
     assert steps["whole"]["result"]["content"][0]["text"] == "legacy:legacy:x"
     assert steps["inside"]["result"]["content"][0]["text"] == "legacy:got legacy:x!"
     children = Task.select().where(Task.parent_id == reply.json["id"])
-    assert wait_until(lambda: children.count() == 3)
+    assert wait_for(lambda: children.count() == 3)
 
 
 def test_given_a_failing_step_then_the_run_fails_and_later_steps_do_not_run(client, operator, legacy):
@@ -119,20 +120,7 @@ def test_given_a_running_workflow_when_stopped_then_cancelled_with_its_step(clie
 
     assert client.post(f"{TASKS}/{workflow_id}/stop", headers=operator).status_code == 202
 
-    final = wait_until(lambda: (t := client.get(f"{TASKS}/{run_id}", headers=operator).json)["status"]
+    final = wait_for(lambda: (t := client.get(f"{TASKS}/{run_id}", headers=operator).json)["status"]
                        in ("cancelled", "failed") and t)
     assert final["status"] == "failed" and final["error_type"] == "step_failed"
     assert [(s["id"], s["status"]) for s in final["result"]["steps"]] == [("wait", "cancelled")]
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (KeyError, TypeError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")

@@ -7,8 +7,7 @@ import psutil
 import pytest
 
 from models import Message, Task, Tool
-from tests.harness import make_stdio_tool
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import make_stdio_tool, wait_for
 from workers import stream
 from workers.jobs import Job
 

@@ -3,13 +3,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 
 from models import LogEntry, Tool
-from tests.harness import ROOT, make_stdio_tool, settings_environ
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import ROOT, make_stdio_tool, settings_environ, wait_for
 from workers import registry
 from workers.redis_client import redis_client
 

@@ -5,8 +5,7 @@ import time
 import pytest
 
 from models import Tool
-from tests.harness import WorkerProcess, make_stdio_tool
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import WorkerProcess, make_stdio_tool, wait_for
 from workers.embedded_redis import start_embedded_redis
 from workers.jobs import Job, JobClient, JobError
 from workers.main import build_broker

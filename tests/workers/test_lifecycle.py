@@ -1,7 +1,7 @@
 import psutil
 
 from models import Tool
-from tests.harness import make_stdio_tool
+from tests.harness import make_stdio_tool, wait_for
 
 
 def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_worker, run_job):
@@ -15,17 +15,6 @@ def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_w
     assert row.status == "RUNNING"
     assert {t["name"] for t in row.mcp_tools} >= {"echo", "add", "slow"}
     assert psutil.pid_exists(row.pid)
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_given_a_running_tool_when_stopped_then_stopped_and_process_gone(start_worker, run_job):

@@ -1,7 +1,6 @@
 """Resource limits: a server over its memory or CPU limit is killed and reported."""
 from models import Tool
-from tests.harness import make_stdio_tool
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import make_stdio_tool, wait_for
 
 
 def test_given_a_memory_limit_below_the_server_when_running_then_killed_with_the_reason(start_worker, run_job):

@@ -6,8 +6,7 @@ import time
 import psutil
 
 from models import Tool
-from tests.harness import make_stdio_tool
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import make_stdio_tool, wait_for
 from workers.leases import ToolOwnerLease
 from workers.redis_client import redis_client
 

@@ -4,8 +4,7 @@ import pytest
 
 from models import Message, Task, Tool
 from tests.conftest import bind_fresh_database
-from tests.harness import make_stdio_tool
-from tests.workers.test_lifecycle import wait_for
+from tests.harness import make_stdio_tool, wait_for
 
 
 @pytest.fixture
