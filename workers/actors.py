@@ -75,7 +75,8 @@ def _finish(job: Job, event: dict, started: float) -> None:
                         "run_ms": round((time.time() - started) * 1000, 3)}
     event["worker"] = runtime.id
     # Who and what, so that the result alone can be authorised before the task row is written.
-    event["job"] = {"kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id, "parent_id": job.parent_id}
+    event["job"] = {"kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id, "parent_id": job.parent_id,
+                    "session_id": job.session_id, "args": job.args, "submitted_at": job.submitted_at}
 
 
 # MCP error codes that say something about the request rather than the server.

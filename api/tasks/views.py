@@ -26,7 +26,11 @@ def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -
         if view is None and stream.read(get_redis(), get_settings(), task_id):
             return {"id": task_id, "status": "running"}
         return view
-    view = view or {"id": task_id, **(final.get("job") or {})}  # the worker names kind, tool and user
+    if view is None:  # the worker names kind, tool, user and arguments: the row is not written yet
+        view = {"id": task_id, **(final.get("job") or {})}
+        submitted_at = view.pop("submitted_at", None)
+        if submitted_at:
+            view["created_at"] = datetime.fromtimestamp(submitted_at, timezone.utc).replace(tzinfo=None)
     view.update(status=final["status"], result=final.get("result"), error=final.get("error"),
                 error_type=final.get("error_type"), worker_id=final.get("worker"))
     if final.get("timings"):

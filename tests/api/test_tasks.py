@@ -149,3 +149,18 @@ def test_given_an_api_key_scoped_to_another_tool_then_this_tools_tasks_are_hidde
     assert client.post(f"{TASKS}/{task_id}/cancel", headers=as_key).status_code == 404
     assert client.get(TASKS, headers=as_key).json["total"] == 0
     assert client.get(f"{TASKS}/{task_id}", headers=operator).status_code == 200
+
+
+def test_given_a_call_whose_row_is_not_written_yet_when_read_then_the_stream_tells_args_and_created_at(
+        client, operator, legacy_tool):
+    # Given a finished call whose task row is not there (as in the moment between reply and bookkeeping)
+    task_id = call_async(client, operator, "legacy", "echo", {"text": "early"})
+    wait_for(lambda: Task.get_or_none((Task.id == task_id) & (Task.status == "succeeded")))
+    Task.delete_by_id(task_id)
+
+    # When it is read
+    task = client.get(f"{TASKS}/{task_id}", headers=operator).json
+
+    # Then the final event alone describes it fully
+    assert task["status"] == "succeeded" and task["kind"] == "call" and task["tool_id"] == legacy_tool["id"]
+    assert task["args"] == {"tool": "echo", "arguments": {"text": "early"}} and task["created_at"]
