@@ -15,6 +15,7 @@ import yaml
 DEFAULTS_FILE = Path(__file__).with_name("app.yaml")
 ENV_PREFIX = "MCPS_"
 ENVIRONMENTS = ("development", "test", "production")
+MCP_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
 class ConfigError(ValueError):
@@ -146,6 +147,9 @@ def _check(values: dict) -> None:
     page = values["pagination"]
     if not 1 <= page["default_page_size"] <= page["max_page_size"]:
         raise ConfigError("pagination.default_page_size: must be between 1 and pagination.max_page_size")
+    if values["mcp"]["tools"]["log_level"] not in MCP_LOG_LEVELS:
+        raise ConfigError(f"mcp.tools.log_level: must be one of {', '.join(MCP_LOG_LEVELS)}, "
+                          f"got {values['mcp']['tools']['log_level']!r}")
     for key in ("management", "calls"):
         _check_rate(values["rate_limits"][key], f"rate_limits.{key}")
 

@@ -118,7 +118,7 @@ async def _serve_call(job: Job, job_data: dict, session: ToolSession, started: f
     try:
         if job.id in runtime.cancelled:  # cancelled while being handed to the loop
             raise asyncio.CancelledError()
-        result = await session.request(job.kind, job.args, timeout, _progress_reporter(job))
+        result = await session.request(job.kind, job.args, timeout, _progress_reporter(job), _log_reporter(job))
         mcp_ms = round((time.time() - on_loop) * 1000, 3)
         event = {"type": stream.FINAL_EVENT, "status": "succeeded", "result": result}
     except asyncio.CancelledError:
@@ -145,6 +145,12 @@ def _progress_reporter(job: Job):
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         await runtime.publish(job.id, {"type": "progress", "progress": progress, "total": total, "message": message})
     return on_progress
+
+
+def _log_reporter(job: Job):
+    async def on_log(message: dict) -> None:
+        await runtime.publish(job.id, {"type": "log", **message})
+    return on_log
 
 
 def _session_for(job: Job) -> ToolSession:

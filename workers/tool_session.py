@@ -54,6 +54,9 @@ class ToolSession:
         self._task: asyncio.Task | None = None
         self._stderr: StderrCapture | None = None
         self._kill_reason: str | None = None
+        # Log listeners of the requests in flight: the wire does not say which request a server log
+        # message belongs to, so it goes to a job's stream only while that job is the only one in flight.
+        self._log_listeners: dict[int, Callable[[dict], Awaitable[None]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -164,7 +167,7 @@ class ToolSession:
             transport = http_transport(tool, self.settings.mcp.tools.start_timeout_s)
         client = Client(watched(transport, self._lost.set), client_info=CLIENT_INFO,
                         message_handler=self._on_message, logging_callback=self._on_server_log,
-                        cache=None)
+                        log_level=self.settings.mcp.tools.log_level, cache=None)
         await stack.enter_async_context(client)
         if self._stderr is not None:
             self._stderr.close_writer()
@@ -253,24 +256,31 @@ class ToolSession:
         self.log_line("INFO", "lifecycle", f"{reason}: lists refreshed")
 
     async def _on_server_log(self, params) -> None:
-        level = str(getattr(params, "level", "info")).upper()
-        self.log_line(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", "server",
-                      str(getattr(params, "data", params)))
+        level = str(getattr(params, "level", "info"))
+        data = getattr(params, "data", params)
+        self.log_line(_LOG_LEVELS.get(level, "INFO"), "server", str(data))
+        if len(self._log_listeners) == 1:
+            listener = next(iter(self._log_listeners.values()))
+            await listener({"level": level, "logger": getattr(params, "logger", None), "data": data})
 
     # -- requests ---------------------------------------------------------------------------------
 
     async def request(self, kind: str, args: dict, timeout_s: float,
-                      on_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
-                      ) -> dict:
+                      on_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None,
+                      on_log: Callable[[dict], Awaitable[None]] | None = None) -> dict:
         client = self.client
         if client is None:
             raise ToolNotRunning(f"tool {self.tool['name']} is {self.status}")
+        token = id(asyncio.current_task())
+        self._log_listeners[token] = on_log or _ignore_log
         try:
             return await self._request(client, kind, args, timeout_s, on_progress)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:  # the transport is gone: supervise (restart) now
                 self._lost.set()
             raise
+        finally:
+            del self._log_listeners[token]
 
     async def _request(self, client: Client, kind: str, args: dict, timeout_s: float, on_progress) -> dict:
         async with asyncio.timeout(timeout_s):
@@ -311,6 +321,15 @@ class ToolSession:
     def _with_stderr(self, error: str) -> str:
         tail = self._stderr.text() if self._stderr is not None else ""
         return f"{error}\n--- stderr ---\n{tail}" if tail else error
+
+
+# MCP (syslog) log levels -> the tool log's levels.
+_LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "notice": "INFO", "warning": "WARNING", "error": "ERROR",
+               "critical": "ERROR", "alert": "ERROR", "emergency": "ERROR"}
+
+
+async def _ignore_log(_message: dict) -> None:
+    pass
 
 
 async def _first_of(*aws) -> None:

@@ -1,5 +1,5 @@
 """A small MCP server (SDK MCPServer, both protocol eras) for the tests: echo, add with structured
-output, a slow tool with progress, a tool error, a hang, a resource and a prompt.
+output, a slow tool with progress, a tool error, log messages, a hang, a resource and a prompt.
 
 Run: python tests/servers/echo_server.py [stdio|http PORT]
 """
@@ -52,6 +52,14 @@ async def slow(steps: int = 3, delay: float = 0.1, ctx: Context = None) -> str:
         await asyncio.sleep(delay)
         await ctx.report_progress(step, steps, f"step {step}")
     return f"done after {steps} steps"
+
+
+@server.tool()
+async def chatty(text: str, ctx: Context = None) -> str:
+    """Log two messages to the client (when it asked for logs), then echo."""
+    await ctx.info(f"about to echo {text}", logger_name="chatty")
+    await ctx.warning({"echoing": text}, logger_name="chatty")
+    return text
 
 
 @server.tool()

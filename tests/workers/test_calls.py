@@ -6,7 +6,7 @@ import time
 import psutil
 import pytest
 
-from models import Message, Task, Tool
+from models import LogEntry, Message, Task, Tool
 from tests.harness import make_stdio_tool, wait_for
 from workers import stream
 from workers.jobs import Job
@@ -57,6 +57,23 @@ def test_given_a_slow_tool_when_called_then_progress_events_precede_the_result(e
 
     assert [e["progress"] for e in events if e["type"] == "progress"] == [1, 2, 3]
     assert events[-1]["type"] == "result" and events[-1]["status"] == "succeeded"
+
+
+def test_given_a_tool_that_logs_when_called_then_its_log_messages_precede_the_result(echo_tool, jobs, settings):
+    # Given a call to a tool that sends two log messages while it runs
+    job = Job(kind="call", tool_id=echo_tool.id, args={"tool": "chatty", "arguments": {"text": "hey"}})
+
+    # When it is made
+    jobs.submit(job)
+    events = [event for _, event in stream.follow(jobs.redis, settings, job.id) if event]
+
+    # Then the job's stream carries them, then the result; the tool log keeps them too
+    logs = [event for event in events if event["type"] == "log"]
+    assert [(log["level"], log["logger"], log["data"]) for log in logs] == [
+        ("info", "chatty", "about to echo hey"), ("warning", "chatty", {"echoing": "hey"})]
+    assert events[-1]["type"] == "result" and events[-1]["result"]["content"][0]["text"] == "hey"
+    assert wait_for(lambda: LogEntry.select().where((LogEntry.tool_id == echo_tool.id) & (LogEntry.source == "server")
+                                                    & LogEntry.message.contains("about to echo hey")).exists())
 
 
 def test_given_a_hung_call_when_timeout_passes_then_timeout_error(echo_tool, run_job):
