@@ -104,7 +104,9 @@ def stdio_transport(tool: dict, pidfile: Path, stderr: StderrCapture):
 def http_transport(tool: dict, timeout_s: float):
     headers = {str(k): str(v) for k, v in (tool.get("headers") or {}).items()}
     if tool["transport"] == "sse":
-        return sse_client(tool["url"], headers=headers, timeout=timeout_s)
+        # No read timeout on the event stream (as for streamable HTTP): the SDK's default drops a quiet
+        # stream after 300 s, which would count as the connection lost; the health probe judges liveness.
+        return sse_client(tool["url"], headers=headers, timeout=timeout_s, sse_read_timeout=None)
     client = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout_s, read=None))
     return _owning(streamable_http_client(tool["url"], http_client=client), client)
 

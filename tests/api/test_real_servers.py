@@ -1,6 +1,6 @@
 """Servers from the registries, managed and called over REST with a real worker: mcp-server-time and
 mcp-server-git (PyPI, in the venv) and @modelcontextprotocol/server-everything (npm, installed by
-`make test` under .cache/npm), over stdio and as a streamable HTTP server registered by URL."""
+`make test` under .cache/npm), over stdio and as a streamable HTTP or SSE server registered by URL."""
 from __future__ import annotations
 
 import json
@@ -103,11 +103,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def everything_http():
-    """`mcp-server-everything streamableHttp` on a free port (PORT): (url, process)."""
+def serve_everything(mode: str, path: str):
+    """`mcp-server-everything <mode>` on a free port (PORT): yields (url, process), kills it afterwards."""
     port = free_port()
-    process = subprocess.Popen([str(EVERYTHING), "streamableHttp"], env={**os.environ, "PORT": str(port)},
+    process = subprocess.Popen([str(EVERYTHING), mode], env={**os.environ, "PORT": str(port)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def listening():
@@ -115,14 +114,25 @@ def everything_http():
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return True
         except OSError:
-            assert process.poll() is None, "mcp-server-everything streamableHttp exited"
+            assert process.poll() is None, f"mcp-server-everything {mode} exited"
             return False
 
     wait_for(listening, timeout=15)
-    yield f"http://127.0.0.1:{port}/mcp", process
+    yield f"http://127.0.0.1:{port}{path}", process
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@pytest.fixture
+def everything_http():
+    yield from serve_everything("streamableHttp", "/mcp")
+
+
+@pytest.fixture
+def everything_sse():
+    """The deprecated HTTP+SSE transport: GET /sse for the event stream, POST /message?sessionId=... ."""
+    yield from serve_everything("sse", "/sse")
 
 
 @needs_everything
@@ -175,3 +185,34 @@ def test_given_a_streamable_http_tool_when_its_server_dies_then_it_is_seen_faili
 
     wait_for(lambda: client.get(f"{TOOLS}/{tool['id']}/status", headers=viewer).json["status"] != "RUNNING",
              timeout=4)  # four heartbeats
+
+
+@needs_everything
+def test_given_server_everything_over_sse_when_echo_is_called_then_echoed(
+        client, admin, operator, worker, everything_sse):
+    url, _ = everything_sse
+    tool = create_tool(client, admin, name="everything-sse", transport="sse", url=url)
+    task = start_tool(client, admin, tool["id"])
+    assert task["result"]["pid"] is None
+    status = client.get(f"{TOOLS}/everything-sse/status", headers=operator).json
+    assert status["status"] == "RUNNING" and status["owner_worker"] in worker.worker_ids()
+
+    result = call(client, operator, "everything-sse", "echo", {"message": "over sse"})
+
+    assert result["isError"] is False and result["content"][0]["text"] == "Echo: over sse"
+    assert "echo" in mcp_tool_names(client, operator, "everything-sse")
+
+
+@needs_everything
+def test_given_an_sse_tool_when_its_server_dies_then_it_is_seen_failing_without_a_call(
+        client, admin, viewer, worker, everything_sse):
+    url, process = everything_sse
+    tool = create_tool(client, admin, name="everything-sse", transport="sse", url=url, max_restart_attempts=1)
+    start_tool(client, admin, tool["id"])
+
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    status = wait_for(lambda: (body := client.get(f"{TOOLS}/{tool['id']}/status", headers=viewer).json)
+                      ["status"] == "ERROR" and body, timeout=10)  # the event stream ends; one reconnection, then ERROR
+    assert status["restart_count"] == 1 and "ConnectError" in status["last_error"]
