@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from models import Message, Session, Task, utcnow
+from models import Message, Session, Task, db, utcnow
+from models.fastget import get_by, insert_rows
 
 RESULT_SUMMARY_CHARS = 500
 STORED_RESULT_CHARS = 256 * 1024
@@ -34,17 +35,30 @@ def write_records(records: list[JobRecord]) -> None:
     """Upsert the task row of each record and add a message to a session for each call."""
     task_rows = [_task_row(record) for record in records]
     for start in range(0, len(task_rows), ROWS_PER_STATEMENT):
-        Task.insert_many(task_rows[start:start + ROWS_PER_STATEMENT]).on_conflict(
-            conflict_target=[Task.id], preserve=TASK_RESULT_FIELDS).execute()
+        insert_rows(Task, task_rows[start:start + ROWS_PER_STATEMENT], Task.id, TASK_RESULT_FIELDS)
     messages = [_message_row(record, row) for record, row in zip(records, task_rows)
                 if record.job["kind"] == "call"]
     messages = [message for message in messages if message["session"] is not None]
     for start in range(0, len(messages), ROWS_PER_STATEMENT):
-        Message.insert_many(messages[start:start + ROWS_PER_STATEMENT]).execute()
-    sessions = {message["session"] for message in messages}
+        insert_rows(Message, messages[start:start + ROWS_PER_STATEMENT])
+    sessions = sorted({message["session"] for message in messages})
     if sessions:
-        now = utcnow()
-        Session.update(last_activity_at=now, updated_at=now).where(Session.id.in_(sessions)).execute()
+        _touch_sessions(sessions)
+
+
+_compiled_touches: dict[tuple[int, int], str] = {}
+
+
+def _touch_sessions(session_ids: list[int]) -> None:
+    """Sessions' last activity is now (SQL compiled once per database and number of sessions)."""
+    now = utcnow()
+    cache_key = (id(db.obj), len(session_ids))
+    sql = _compiled_touches.get(cache_key)
+    if sql is None:
+        sql, _ = Session.update(last_activity_at=now, updated_at=now).where(Session.id.in_(session_ids)).sql()
+        _compiled_touches[cache_key] = sql
+    stamp = Session.last_activity_at.db_value(now)
+    db.obj.execute_sql(sql, [stamp, stamp, *session_ids])
 
 
 def _task_row(record: JobRecord) -> dict:
@@ -53,7 +67,7 @@ def _task_row(record: JobRecord) -> dict:
     if result is not None and len(str(result)) > STORED_RESULT_CHARS:
         result = {"truncated": True, "note": f"result larger than {STORED_RESULT_CHARS} characters"}
     return {
-        "id": job["id"], "kind": job["kind"], "tool_id": job.get("tool_id"), "user_id": job.get("user_id"),
+        "id": job["id"], "kind": job["kind"], "name": "", "tool_id": job.get("tool_id"), "user_id": job.get("user_id"),
         "session_id": job.get("session_id"), "parent_id": job.get("parent_id"), "status": event["status"], "args": job.get("args"),
         "result": result, "error": event.get("error"), "error_type": event.get("error_type"),
         "worker_id": record.worker_id, "created_at": _utc(job["submitted_at"]),
@@ -81,7 +95,7 @@ def _auto_session(user_id: int | None) -> int | None:
     if user_id is None:
         return None
     session_id = _auto_sessions.get(user_id)
-    if session_id is None or not Session.select().where(Session.id == session_id).exists():
+    if session_id is None or get_by(Session, Session.id, session_id) is None:
         session = (Session.select().where((Session.user_id == user_id) & (Session.is_auto == True))  # noqa: E712
                    .order_by(Session.id).first())
         if session is None:

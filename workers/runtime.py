@@ -60,6 +60,7 @@ class WorkerRuntime:
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self._aredis = None
+        self._publishing: dict[str, asyncio.Future] = {}  # job id -> its latest publish (keeps order)
         self.cancelled: OrderedDict[str, None] = OrderedDict()
         self.started_at = time.time()
         self._stopping = threading.Event()
@@ -167,12 +168,23 @@ class WorkerRuntime:
         return False
 
     async def publish(self, job_id: str, event: dict) -> None:
-        """Append an event to a job's stream from the MCP loop (async client: the loop never blocks)."""
+        """Append an event to a job's stream from the MCP loop (async client: the loop never blocks).
+        A job's events land in the order they were published: each waits for the one before it (the
+        pool would otherwise send them on different connections)."""
         if self._aredis is None:
             self._aredis = aredis_client(self.settings)
-        async with self._aredis.pipeline(transaction=False) as pipe:
-            stream.publish(pipe, self.settings, job_id, event)
-            await pipe.execute()
+        previous = self._publishing.get(job_id)
+        done = self._publishing[job_id] = asyncio.get_running_loop().create_future()
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            async with self._aredis.pipeline(transaction=False) as pipe:
+                stream.publish(pipe, self.settings, job_id, event)
+                await pipe.execute()
+        finally:
+            done.set_result(None)
+            if self._publishing.get(job_id) is done:
+                del self._publishing[job_id]
 
     def is_cancelled(self, job_id: str, check_redis: bool) -> bool:
         if job_id in self.cancelled:

@@ -6,17 +6,18 @@ caller is cached on `flask.g`, so the rate limiter's key function and the view s
 """
 from __future__ import annotations
 
+import time
 from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from werkzeug.exceptions import HTTPException
 
-from api.auth import apikeys
+from api.auth import apikeys, tokens
 from api.errors import abort
 from models import ROLES, ApiKey, User
 from models.fastget import get_by
@@ -62,14 +63,36 @@ def authenticate() -> Caller:
         apikeys.touch(api_key)
         caller = Caller(user=api_key.user, api_key=api_key)
     else:
-        verify_jwt_in_request()  # raises flask-jwt-extended errors, answered as 401 by api.auth.tokens
-        payload = get_jwt()
+        payload = _verified_jwt()
         user = get_by(User, User.id, int(payload["sub"]))
         if user is None or not user.is_active:
             abort(401, message="the token's user no longer exists or is disabled")
         caller = Caller(user=user, token=payload)
     g.mcps_caller = caller
     return caller
+
+
+# Access tokens whose signature and claims flask-jwt-extended verified in this app: a token seen again
+# only has its expiry and revocation checked (verifying costs ~0.3 ms per request).
+VERIFIED_TOKENS_KEY = "mcps.verified_tokens"
+_VERIFIED_TOKENS_MAX = 10_000
+
+
+def _verified_jwt() -> dict:
+    verified = current_app.extensions.setdefault(VERIFIED_TOKENS_KEY, {})
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    payload = verified.get(token) if scheme == "Bearer" else None
+    if payload is not None and payload["exp"] > time.time():
+        if tokens.is_revoked({}, payload):
+            abort(401, message="token has been revoked")
+        return payload
+    verify_jwt_in_request()  # raises flask-jwt-extended errors, answered as 401 by api.auth.tokens
+    payload = get_jwt()
+    if scheme == "Bearer" and payload.get("type") == "access" and not payload.get("csrf"):
+        if len(verified) >= _VERIFIED_TOKENS_MAX:
+            verified.clear()
+        verified[token] = payload
+    return payload
 
 
 def optional_caller() -> Caller | None:

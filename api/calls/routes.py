@@ -26,6 +26,8 @@ SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" spl
 # The worker answers by the job's deadline (a timeout is an answer too); the API waits this much longer
 # for that answer to arrive, so that a timeout reads 504 and not "still running" (202).
 REPLY_GRACE_S = 2.0
+# Schema instances, not classes: webargs would build a new schema for every call otherwise.
+CALL_ARGS, CALL_BODY = CallArgs(), CallSchema()
 
 
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
@@ -63,8 +65,8 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
 class CallTool(MethodView):
     @call_rate_limit
     @require_role("operator")
-    @blp.arguments(CallArgs, location="query")
-    @blp.arguments(CallSchema)
+    @blp.arguments(CALL_ARGS, location="query")
+    @blp.arguments(CALL_BODY)
     @blp.response(200)
     @blp.alt_response(202, description="async=true, or the wait ran out: the task to follow")
     def post(self, args, body, tool_ref):
@@ -148,6 +150,9 @@ class UnifiedCallSchema(Schema):
     session_id = fields.Integer()
 
 
+UNIFIED_CALL_BODY = UnifiedCallSchema()
+
+
 def unified_call(args: dict, body: dict):
     server, sep, mcp_tool = body["name"].partition(SEPARATOR)
     if not sep or not mcp_tool:
@@ -170,8 +175,8 @@ class HttpTools(MethodView):
 class HttpCall(MethodView):
     @call_rate_limit
     @require_role("operator")
-    @blp.arguments(CallArgs, location="query")
-    @blp.arguments(UnifiedCallSchema)
+    @blp.arguments(CALL_ARGS, location="query")
+    @blp.arguments(UNIFIED_CALL_BODY)
     @blp.response(200)
     def post(self, args, body):
         """Call `<tool>__<mcp tool>` (plain-HTTP clients)"""
@@ -182,8 +187,8 @@ class HttpCall(MethodView):
 class UnifiedCall(MethodView):
     @call_rate_limit
     @require_role("operator")
-    @blp.arguments(CallArgs, location="query")
-    @blp.arguments(UnifiedCallSchema)
+    @blp.arguments(CALL_ARGS, location="query")
+    @blp.arguments(UNIFIED_CALL_BODY)
     @blp.response(200)
     def post(self, args, body):
         """Call `<tool>__<mcp tool>` through the aggregated namespace"""
@@ -207,7 +212,7 @@ class AgentTools(MethodView):
 class AgentExecute(MethodView):
     @call_rate_limit
     @require_role("operator")
-    @blp.arguments(CallArgs, location="query")
+    @blp.arguments(CALL_ARGS, location="query")
     @blp.arguments(ExecuteSchema)
     @blp.response(200)
     @blp.alt_response(202, description="async=true: follow the run at /tasks/{id}/events")
