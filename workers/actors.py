@@ -15,7 +15,7 @@ from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from models import Tool, utcnow
 from workers import stream
 from workers.history import JobRecord
-from workers.jobs import CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job, JobError
+from workers.jobs import ACTOR, CALL_KINDS, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job, JobError
 from workers.registry import worker_queue
 from workers.tool_session import ToolNotRunning, ToolSession
 from workers.workflows import StepFailed, WorkflowError, run_workflow, validate_definition
@@ -104,6 +104,24 @@ def _failure(error_type: str, message: str) -> dict:
 
 
 # -- calls (on the MCP loop) ------------------------------------------------------------------------
+
+def dispatch_on_loop(message) -> bool:
+    """The consumer's shortcut (workers.broker._DirectConsumer): a fresh call to a tool running here
+    goes straight to the MCP loop, as run_job would send it. Anything else (another kind, a tool to
+    start or forward, a deadline passed, a job old enough to have been cancelled) is declined and
+    takes the usual way through a Dramatiq worker thread."""
+    job_data = message.args[0] if message.actor_name == ACTOR and message.args else None
+    if not isinstance(job_data, dict) or job_data.get("kind") not in CALL_KINDS:
+        return False
+    session = runtime.sessions.get(job_data.get("tool_id"))
+    started = time.time()
+    if (session is None or session.client is None or started - job_data["submitted_at"] > CANCEL_CHECK_AGE_S
+            or (job_data.get("deadline") is not None and started > job_data["deadline"])
+            or job_data["id"] in runtime.cancelled):
+        return False
+    runtime.loop.call_soon_threadsafe(_start_call, Job.from_dict(job_data), job_data, session, started)
+    return True
+
 
 def _start_call(job: Job, job_data: dict, session: ToolSession, started: float) -> None:
     runtime.running_jobs[job.id] = runtime.loop.create_task(_serve_call(job, job_data, session, started))

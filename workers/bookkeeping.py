@@ -26,7 +26,9 @@ UNAVAILABLE_RETRIES = 10  # 0.2 s doubling to 10 s: about a minute in all
 
 class Bookkeeper:
     def __init__(self):
-        self._queue: queue.Queue = queue.Queue()
+        # SimpleQueue: its put is a C call that never blocks (queue.Queue's lock and condition cost the
+        # MCP loop, which records every call, a visible share of its CPU)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="bookkeeper", daemon=True)
 
     def start(self) -> None:

@@ -17,8 +17,10 @@ with a placeholder queue name that the script fills in.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import redis
 from dramatiq.broker import MessageProxy
@@ -26,6 +28,8 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
+
+log = logging.getLogger("mcps.broker")
 
 # Enough tokens to wake every idle consumer of a queue; the list never grows past it.
 WAKE_TOKENS_KEPT = 64
@@ -91,6 +95,9 @@ class WakeupRedisBroker(RedisBroker):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.enqueue_script = self.client.register_script(ENQUEUE_SCRIPT)
+        # Set by a worker's runtime: given a message taken off a direct queue, start it right there
+        # (True) or leave it to Dramatiq's worker threads (False). See _DirectConsumer.
+        self.dispatch_directly: Callable[[Message], bool] | None = None
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         consumer = _DirectConsumer if is_direct(queue_name) else _WakeupConsumer
@@ -200,7 +207,22 @@ class _DirectConsumer(_RedisConsumer):
             if popped is None:
                 return None
             message = Message.decode(popped[1])
+            if self._dispatched_directly(message):
+                return None
             self.queued_message_ids.add(message.message_id)
             return MessageProxy(message)
         except redis.ConnectionError as e:
             raise ConnectionClosed(e) from None
+
+    def _dispatched_directly(self, message: Message) -> bool:
+        """A call to a tool served by this worker only needs handing to its MCP loop: doing that here
+        saves the hop through Dramatiq's work queue and a worker thread (~0.3 ms of a 2-core machine's
+        CPU per call). The runtime decides; anything it declines takes the usual way."""
+        dispatch = self.broker.dispatch_directly
+        if dispatch is None:
+            return False
+        try:
+            return dispatch(message)
+        except Exception:
+            log.exception("event=broker.direct_dispatch_failed message=%s", message.message_id)
+            return False

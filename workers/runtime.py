@@ -75,6 +75,8 @@ class WorkerRuntime:
         self._loop_thread.start()
         self._beat()
         self.broker.declare_queue(self.queue)
+        from workers.actors import dispatch_on_loop  # actors needs this runtime: imported once it exists
+        self.broker.dispatch_directly = dispatch_on_loop
         self._reap_dead_workers()
         self._auto_start_if_first()
         self._heartbeat_thread.start()
