@@ -9,12 +9,28 @@ from urllib.parse import urlparse
 
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.shortcuts import ReconnectMixin
 
 from config import Section
 
 db = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+
+
+class ReconnectingPostgresqlDatabase(ReconnectMixin, PooledPostgresqlDatabase):
+    """Pooled PostgreSQL whose threads survive a server restart (or a terminated backend).
+
+    The pool tests an idle connection when it is checked out, but a thread holding its connection open
+    (a worker's job threads, heartbeat, bookkeeper) would use the dead one and fail on every query after
+    a restart. Here a statement or BEGIN that fails because the server dropped the connection is run
+    again on a new one. Not inside a transaction: that fails as a whole, and its caller retries it.
+    """
+    reconnect_errors = (
+        (peewee.OperationalError, "server closed the connection"),  # the backend went away (psycopg2)
+        (peewee.OperationalError, "terminating connection"),  # pg_terminate_backend, shutdown
+        (peewee.InterfaceError, "connection already closed"),  # psycopg2 marked it closed on an earlier error
+    )
 
 
 def utcnow() -> datetime:
@@ -34,7 +50,7 @@ def open_database(url: str, pool_size: int = 10) -> peewee.Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     parsed = urlparse(url)
-    return PooledPostgresqlDatabase(
+    return ReconnectingPostgresqlDatabase(
         parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
         host=parsed.hostname, port=parsed.port or 5432, max_connections=pool_size, stale_timeout=300,
         timeout=10)

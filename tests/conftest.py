@@ -79,6 +79,23 @@ def postgres_database():
     admin.close()
 
 
+@pytest.fixture
+def terminate_postgres_backends():
+    """terminate_postgres_backends(url): drop every connection to that database from a separate one, as a
+    PostgreSQL restart does to its clients (without restarting the machine's server); returns how many."""
+    def terminate(url: str) -> int:
+        admin = psycopg2.connect(POSTGRES_URL)
+        admin.autocommit = True
+        try:
+            cursor = admin.cursor()
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = %s AND pid <> pg_backend_pid()", (url.rsplit("/", 1)[1],))
+            return cursor.fetchone()[0]
+        finally:
+            admin.close()
+    return terminate
+
+
 def bind_fresh_database(settings):
     """Bind the models to the settings' database, migrated and empty."""
     if db.obj is not None and not db.is_closed():

@@ -14,6 +14,7 @@ from models import bind_database, bind_encryption_key
 from models.migrate import upgrade
 from workers import actors
 from workers.broker import WakeupRedisBroker
+from workers.db_connections import ReturnDatabaseConnection
 from workers.jobs import ACTOR, LIFECYCLE_QUEUE
 from workers.redis_client import redis_client, wait_for_redis
 
@@ -71,6 +72,7 @@ def setup(settings: Section | None = None) -> WakeupRedisBroker:
     database.close()
     broker = build_broker(settings, client)
     broker.add_middleware(RuntimeMiddleware(settings))
+    broker.add_middleware(ReturnDatabaseConnection())
     register_actors(broker)
     dramatiq.set_broker(broker)
     return broker

@@ -1,6 +1,10 @@
-"""The same account rules on PostgreSQL (locking rows, pooled connections returned per request)."""
+"""The same account rules on PostgreSQL (locking rows, pooled connections returned per request), and
+requests after every connection was dropped (what a PostgreSQL restart does to its clients)."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from api.users.accounts import create_user
-from models import User
+from models import User, db
 from tests.api.conftest import LOGIN, PASSWORD, bearer
 
 
@@ -31,3 +35,49 @@ def test_given_postgres_when_failing_logins_then_the_account_locks(make_settings
                 for _ in range(5)]
 
     assert statuses == [401, 401, 401, 401, 423]
+
+
+def _fill_pool(connections: int) -> None:
+    """Leave `connections` idle connections in the pool, as request threads do between requests."""
+    opened = threading.Barrier(connections)
+
+    def hold_one():
+        db.connect()
+        opened.wait(10)  # all open at once: each thread gets a connection of its own
+        db.close()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(lambda _: hold_one(), range(connections)))
+
+
+def test_given_postgres_when_every_backend_is_terminated_then_the_next_requests_succeed(
+        postgres_app, postgres_database, terminate_postgres_backends):
+    client = postgres_app.test_client()
+    with postgres_app.app_context():
+        create_user("root", PASSWORD, role="admin")
+    admin = bearer(client.post(LOGIN, json={"username": "root", "password": PASSWORD}).json["access_token"])
+    _fill_pool(4)
+    assert terminate_postgres_backends(postgres_database) >= 4  # what a PostgreSQL restart does to clients
+
+    logged_in = client.post(LOGIN, json={"username": "root", "password": PASSWORD})
+    listed = client.get("/api/v1/tools", headers=admin)
+    created = client.post("/api/v1/tools", headers=admin,
+                          json={"name": "time", "transport": "stdio", "command": "mcp-server-time"})
+    with ThreadPoolExecutor(8) as pool:  # concurrent requests, as gunicorn's threads make them
+        concurrent = list(pool.map(lambda _: postgres_app.test_client().get("/api/v1/tools", headers=admin).status_code,
+                                   range(16)))
+
+    assert (logged_in.status_code, listed.status_code, created.status_code) == (200, 200, 201)
+    assert concurrent == [200] * 16
+    assert client.get("/api/v1/tools/time", headers=admin).json["name"] == "time"
+
+
+def test_given_postgres_when_a_thread_s_open_connection_is_terminated_then_its_next_queries_reconnect(
+        postgres_app, postgres_database, terminate_postgres_backends):
+    """A connection held open (the test thread's, or a CLI command's) is replaced, not reused dead."""
+    with postgres_app.app_context():
+        create_user("ann", PASSWORD)
+    assert User.select().count() == 1  # this thread now holds an open connection
+    assert terminate_postgres_backends(postgres_database) >= 1
+
+    assert User.select().count() == 1
+    assert User.create(username="bob", password_hash="x").id
