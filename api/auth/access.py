@@ -88,7 +88,7 @@ def _verified_jwt() -> dict:
         return payload
     verify_jwt_in_request()  # raises flask-jwt-extended errors, answered as 401 by api.auth.tokens
     payload = get_jwt()
-    if scheme == "Bearer" and payload.get("type") == "access" and not payload.get("csrf"):
+    if scheme == "Bearer" and payload.get("type") == "access":  # (tokens are read from headers only)
         if len(verified) >= _VERIFIED_TOKENS_MAX:
             verified.clear()
         verified[token] = payload

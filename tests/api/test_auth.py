@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from flask_jwt_extended import create_access_token
 
+from api.auth.access import VERIFIED_TOKENS_KEY
 from models import User, utcnow
 from tests.api.conftest import LOGIN, PASSWORD, bearer
 
@@ -67,6 +68,21 @@ def test_given_a_disabled_user_when_logging_in_then_403_and_its_tokens_stop_work
 
     assert client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).status_code == 403
     assert client.get(ME, headers=bearer(token)).status_code == 401
+
+
+def test_given_a_token_once_verified_when_used_again_then_only_expiry_and_revocation_are_checked(
+        app, client, make_user, login):
+    # Given a token whose signature was verified on its first use
+    make_user("ann")
+    token = login("ann")["access_token"]
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+
+    # Then it is remembered, and still refused the moment its user's tokens are revoked
+    assert token in app.extensions[VERIFIED_TOKENS_KEY]
+    with app.app_context():
+        from api.auth.tokens import revoke_all_tokens
+        revoke_all_tokens(User.get(User.username == "ann").id)
+    assert client.get(ME, headers=bearer(token)).json["message"] == "token has been revoked"
 
 
 def test_given_a_token_when_logging_out_then_it_is_revoked(client, make_user, login):
