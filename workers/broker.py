@@ -9,7 +9,9 @@ timeout), which costs 45-460 ms on the first message after a short idle. Two kin
 - Worker queues (`worker.<id>`, calls to the tools a worker owns): the encoded message itself is pushed
   onto `<namespace>:<queue>.direct` and the consumer BLPOPs it: one round trip to receive, nothing to
   acknowledge. Calls are at-most-once by design, so there is nothing to redeliver; a worker that dies
-  with a call in hand is detected by the caller (heartbeat) and the reaper.
+  with a call in hand is detected by the caller (heartbeat) and the reaper. A call to a tool the
+  worker is serving is handed from the consumer thread straight to the worker's MCP loop (the runtime's
+  `dispatch_directly`); everything else goes through Dramatiq's work queue and worker threads.
 
 Enqueueing is one EVALSHA of our own script. It can also route: given a tool's owner-lease key it picks
 the owner's queue inside Redis, so "who owns this tool" costs no extra round trip. The message is encoded
