@@ -238,10 +238,18 @@ def lifecycle(job: Job) -> dict:
 def _start_here(job: Job, tool: Tool) -> dict:
     from workers.runtime import OwnedElsewhere
 
+    cancellable = job.kind in LIFECYCLE_KINDS  # (a call auto-starting its tool is cancelled, not the tool)
+    if cancellable:
+        runtime.running_starts[job.id] = tool.id
     try:
-        return runtime.start_tool_local(Tool.get_by_id(tool.id))
+        state = runtime.start_tool_local(Tool.get_by_id(tool.id))
     except OwnedElsewhere as exc:
         _forward(job, exc.owner)
+    finally:
+        runtime.running_starts.pop(job.id, None)
+    if cancellable and runtime.is_cancelled(job.id, check_redis=False):
+        raise JobError(f"cancelled while tool {tool.name} was starting; it was stopped", "cancelled")
+    return state
 
 
 def _forward(job: Job, owner: str | None) -> None:

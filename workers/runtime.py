@@ -59,6 +59,7 @@ class WorkerRuntime:
         self.bookkeeper = Bookkeeper()
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
+        self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
         self._aredis = None
         self._publishing: dict[str, asyncio.Future] = {}  # job id -> its latest publish (keeps order)
         self.cancelled: OrderedDict[str, None] = OrderedDict()
@@ -159,11 +160,17 @@ class WorkerRuntime:
 
     def cancel_local(self, job_id: str) -> bool:
         """Cancel a call running here (its task is cancelled on the loop, which sends the server
-        notifications/cancelled), or remember the id for a job not started yet."""
+        notifications/cancelled) or a start still waiting for its server (the tool is stopped), or
+        remember the id for a job not started yet."""
         self.cancelled[job_id] = None
         task = self.running_jobs.get(job_id)
         if task is not None:
             self.loop.call_soon_threadsafe(task.cancel)
+            return True
+        tool_id = self.running_starts.get(job_id)
+        if tool_id is not None:  # a start still waiting for its server: stop it, the start reports cancelled
+            Tool.update(desired_state="stopped", updated_at=utcnow()).where(Tool.id == tool_id).execute()
+            self.stop_tool_local(tool_id)
             return True
         while len(self.cancelled) > REMEMBERED_CANCELS:
             self.cancelled.popitem(last=False)

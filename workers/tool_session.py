@@ -98,8 +98,13 @@ class ToolSession:
                     async with AsyncExitStack() as stack:
                         # asyncio.timeout, not wait_for: the client's task group must be entered and
                         # left in this same task.
-                        async with asyncio.timeout(tools_cfg.start_timeout_s):
-                            await self._connect(stack)
+                        async with asyncio.timeout(tools_cfg.start_timeout_s) as deadline:
+                            # a stop while the server is starting ends the wait at once
+                            stopper = asyncio.get_running_loop().create_task(self._expire_on_stop(deadline))
+                            try:
+                                await self._connect(stack)
+                            finally:
+                                stopper.cancel()
                         up_since = time.monotonic()
                         self._set_status("RUNNING", pid=self.pid, started_at=self.started_at,
                                          restart_count=self.restart_count, **self.info)
@@ -149,6 +154,10 @@ class ToolSession:
         finally:
             if self._stderr is not None:
                 self._stderr.close_writer()
+
+    async def _expire_on_stop(self, deadline: asyncio.Timeout) -> None:
+        await self._stop.wait()
+        deadline.reschedule(asyncio.get_running_loop().time())
 
     async def _connect(self, stack: AsyncExitStack) -> None:
         self._lost = asyncio.Event()

@@ -1,7 +1,11 @@
+import sys
+import time
+
 import psutil
 
 from models import Tool
 from tests.harness import make_stdio_tool, wait_for
+from workers.jobs import Job
 
 
 def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_worker, run_job):
@@ -113,3 +117,49 @@ def test_given_a_command_that_does_not_exist_when_started_then_error_names_it(st
 
     assert outcome["status"] == "failed"
     assert "cannot run '/nonexistent/mcp-server'" in Tool.get_by_id(tool.id).last_error
+
+
+def test_given_a_start_waiting_for_its_server_when_cancelled_then_cancelled_and_the_tool_stopped(
+        start_worker, jobs):
+    # Given a server that never answers the handshake, being started
+    start_worker()
+    tool = Tool.create(name="mute", transport="stdio", command=sys.executable,
+                       args=["-c", "import time; time.sleep(61)"], max_restart_attempts=0)
+    job = Job(kind="start", tool_id=tool.id)
+    jobs.submit(job)
+    pid = wait_for(lambda: _child_pid_of("time.sleep(61)"))
+
+    # When the start is cancelled
+    jobs.cancel(job.id)
+
+    # Then the start ends cancelled at once, the tool is STOPPED and its process is gone
+    outcome = jobs.wait(job.id, 10)
+    assert outcome["status"] == "cancelled" and outcome["error_type"] == "cancelled"
+    assert wait_for(lambda: Tool.get_by_id(tool.id).status == "STOPPED")
+    assert Tool.get_by_id(tool.id).desired_state == "stopped"
+    assert wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+
+
+def _child_pid_of(marker: str) -> int | None:
+    for process in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(process.info["cmdline"] or []):
+            return process.pid
+    return None
+
+
+def test_given_a_tool_still_starting_when_stopped_then_stopped_at_once(start_worker, jobs, run_job):
+    # Given a start waiting for a server that never answers the handshake
+    start_worker()
+    tool = Tool.create(name="mute", transport="stdio", command=sys.executable,
+                       args=["-c", "import time; time.sleep(62)"], max_restart_attempts=0)
+    jobs.submit(Job(kind="start", tool_id=tool.id))
+    wait_for(lambda: _child_pid_of("time.sleep(62)"))
+
+    # When it is stopped
+    began = time.monotonic()
+    outcome = run_job("stop", tool.id)
+
+    # Then it stops without waiting for the handshake timeout
+    assert outcome["status"] == "succeeded" and time.monotonic() - began < 5
+    assert Tool.get_by_id(tool.id).status == "STOPPED"
+    assert wait_for(lambda: _child_pid_of("time.sleep(62)") is None)
