@@ -135,20 +135,31 @@ def everything_sse():
     yield from serve_everything("sse", "/sse")
 
 
+REMOTE_MODES = {"streamable_http": ("streamableHttp", "/mcp"), "sse": ("sse", "/sse")}
+
+
+@pytest.fixture(params=list(REMOTE_MODES))
+def everything_remote(request):
+    """server-everything over each HTTP transport: (transport, url)."""
+    for url, _ in serve_everything(*REMOTE_MODES[request.param]):
+        yield request.param, url
+
+
 @needs_everything
-def test_given_server_everything_over_streamable_http_when_echo_is_called_then_echoed(
-        client, admin, operator, worker, everything_http):
-    url, _ = everything_http
-    tool = create_tool(client, admin, name="everything-http", transport="streamable_http", url=url)
+def test_given_server_everything_over_http_transports_when_echo_is_called_then_echoed(
+        client, admin, operator, worker, everything_remote):
+    transport, url = everything_remote
+    name = f"everything-{transport.replace('_', '-')}"
+    tool = create_tool(client, admin, name=name, transport=transport, url=url)
     task = start_tool(client, admin, tool["id"])
     assert task["result"]["pid"] is None  # not our process: nothing to supervise but the connection
-    status = client.get(f"{TOOLS}/everything-http/status", headers=operator).json
+    status = client.get(f"{TOOLS}/{name}/status", headers=operator).json
     assert status["status"] == "RUNNING" and status["owner_worker"] in worker.worker_ids()
 
-    result = call(client, operator, "everything-http", "echo", {"message": "over http"})
+    result = call(client, operator, name, "echo", {"message": f"over {transport}"})
 
-    assert result["isError"] is False and result["content"][0]["text"] == "Echo: over http"
-    assert "echo" in mcp_tool_names(client, operator, "everything-http")
+    assert result["isError"] is False and result["content"][0]["text"] == f"Echo: over {transport}"
+    assert "echo" in mcp_tool_names(client, operator, name)
 
 
 @needs_everything
@@ -185,22 +196,6 @@ def test_given_a_streamable_http_tool_when_its_server_dies_then_it_is_seen_faili
 
     wait_for(lambda: client.get(f"{TOOLS}/{tool['id']}/status", headers=viewer).json["status"] != "RUNNING",
              timeout=4)  # four heartbeats
-
-
-@needs_everything
-def test_given_server_everything_over_sse_when_echo_is_called_then_echoed(
-        client, admin, operator, worker, everything_sse):
-    url, _ = everything_sse
-    tool = create_tool(client, admin, name="everything-sse", transport="sse", url=url)
-    task = start_tool(client, admin, tool["id"])
-    assert task["result"]["pid"] is None
-    status = client.get(f"{TOOLS}/everything-sse/status", headers=operator).json
-    assert status["status"] == "RUNNING" and status["owner_worker"] in worker.worker_ids()
-
-    result = call(client, operator, "everything-sse", "echo", {"message": "over sse"})
-
-    assert result["isError"] is False and result["content"][0]["text"] == "Echo: over sse"
-    assert "echo" in mcp_tool_names(client, operator, "everything-sse")
 
 
 @needs_everything
