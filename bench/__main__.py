@@ -34,11 +34,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Result:
+    """One path's measurements, over every round: latencies and idle calls pooled, rates per round."""
+
     def __init__(self, name: str):
         self.name = name
         self.latencies: list[float] = []
-        self.rate_1 = self.rate_16 = 0.0
+        self.rates_1: list[float] = []
+        self.rates_16: list[float] = []
         self.idle: list[float] = []
+
+    @property
+    def rate_1(self) -> float:
+        return statistics.median(self.rates_1)
+
+    @property
+    def rate_16(self) -> float:
+        return statistics.median(self.rates_16)
 
     def row(self) -> list[str]:
         return [self.name, f"{percentile(self.latencies, 0.5):.2f}", f"{percentile(self.latencies, 0.99):.2f}",
@@ -54,7 +65,7 @@ def measure_sync(result: Result, call, calls: int, clients: int, idle_s: float, 
         t0 = time.perf_counter()
         call()
         result.latencies.append((time.perf_counter() - t0) * 1000)
-    result.rate_1 = calls / (time.perf_counter() - started)
+    result.rates_1.append(calls / (time.perf_counter() - started))
     callers = [make_caller() for _ in range(clients)]
     barrier = threading.Barrier(clients)
 
@@ -66,7 +77,7 @@ def measure_sync(result: Result, call, calls: int, clients: int, idle_s: float, 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client_loop, range(clients)))
-    result.rate_16 = (calls // clients) * clients / (time.perf_counter() - started)
+    result.rates_16.append((calls // clients) * clients / (time.perf_counter() - started))
     for _ in range(idle_rounds):
         time.sleep(idle_s)
         t0 = time.perf_counter()
@@ -75,8 +86,7 @@ def measure_sync(result: Result, call, calls: int, clients: int, idle_s: float, 
     return result
 
 
-async def measure_direct(calls: int, clients: int, idle_s: float, idle_rounds: int) -> Result:
-    result = Result("direct (SDK, stdio)")
+async def measure_direct(result: Result, calls: int, clients: int, idle_s: float, idle_rounds: int) -> Result:
     params = StdioServerParameters(command=TOOL["command"], args=TOOL["args"])
     async with Client(params) as client:
         async def call():
@@ -88,14 +98,14 @@ async def measure_direct(calls: int, clients: int, idle_s: float, idle_rounds: i
             t0 = time.perf_counter()
             await call()
             result.latencies.append((time.perf_counter() - t0) * 1000)
-        result.rate_1 = calls / (time.perf_counter() - started)
+        result.rates_1.append(calls / (time.perf_counter() - started))
 
         async def client_loop():
             for _ in range(calls // clients):
                 await call()
         started = time.perf_counter()
         await asyncio.gather(*(client_loop() for _ in range(clients)))
-        result.rate_16 = (calls // clients) * clients / (time.perf_counter() - started)
+        result.rates_16.append((calls // clients) * clients / (time.perf_counter() - started))
         for _ in range(idle_rounds):
             await asyncio.sleep(idle_s)
             t0 = time.perf_counter()
@@ -108,6 +118,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=500, help="calls per measurement (default 500)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds, each measuring every path in turn (default 3): a noisy machine's "
+                             "drift then hits every path alike")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--idle", type=float, default=5.0, help="idle pause before the 'after idle' call (s)")
     parser.add_argument("--idle-rounds", type=int, default=3, help="how many idle pauses (median reported)")
@@ -117,7 +130,8 @@ def main() -> int:
     parser.add_argument("--web-class", default="gthread", help="gunicorn worker class (default gthread)")
     args = parser.parse_args()
 
-    results = [asyncio.run(measure_direct(args.calls, args.clients, args.idle, args.idle_rounds))]
+    direct, job, rest = (Result("direct (SDK, stdio)"), Result("job path (Dramatiq+Redis)"),
+                         Result("REST sync call"))
     with Stack(args.redis_url, worker_threads=32, web_workers=args.web_workers, web_threads=args.web_threads,
                web_class=args.web_class) as stack:
         headers = stack.login()
@@ -150,11 +164,11 @@ def main() -> int:
                 _check_http(reply.status, reply.read())
             return call
 
-        results.append(measure_sync(Result("job path (Dramatiq+Redis)"), job_caller(), args.calls, args.clients,
-                                    args.idle, args.idle_rounds, job_caller))
-        results.append(measure_sync(Result("REST sync call"), rest_caller(), args.calls, args.clients,
-                                    args.idle, args.idle_rounds, rest_caller))
-    print_table(results, args)
+        for _ in range(args.rounds):
+            asyncio.run(measure_direct(direct, args.calls, args.clients, args.idle, args.idle_rounds))
+            measure_sync(job, job_caller(), args.calls, args.clients, args.idle, args.idle_rounds, job_caller)
+            measure_sync(rest, rest_caller(), args.calls, args.clients, args.idle, args.idle_rounds, rest_caller)
+    print_table([direct, job, rest], args)
     return 0
 
 
@@ -178,7 +192,8 @@ def print_table(results: list[Result], args) -> None:
         if index == 0:
             print("-+-".join("-" * w for w in widths))
     direct = results[0]
-    print(f"\nbackend: mcp-server-time {CALL[0]}, {args.calls} calls per measurement")
+    print(f"\nbackend: mcp-server-time {CALL[0]}, {args.rounds} rounds of {args.calls} calls per path "
+          f"(latencies pooled, rates: median of the rounds)")
     for other in results[1:]:
         p50 = percentile(other.latencies, 0.5) - percentile(direct.latencies, 0.5)
         idle = statistics.median(other.idle) - statistics.median(direct.idle)
