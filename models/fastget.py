@@ -12,21 +12,22 @@ import peewee
 from models.base import db
 
 M = TypeVar("M", bound=peewee.Model)
-_compiled: dict[tuple[type, int, str], str] = {}
+_compiled: dict[tuple, str] = {}
 
 
-def get_by(model: type[M], field: peewee.Field, value) -> M | None:
-    """`model.get_or_none(field == value)`, with the SQL compiled once."""
+def get_by(model: type[M], field: peewee.Field, value, only: tuple[peewee.Field, ...] | None = None) -> M | None:
+    """`model.get_or_none(field == value)`, with the SQL compiled once. With `only`, just those
+    columns are read (the others are left unset): a tool's JSON lists can be tens of kilobytes."""
     database = db.obj
-    cache_key = (model, id(database), field.name)
+    fields = list(only) if only else model._meta.sorted_fields
+    cache_key = (model, id(database), field.name, tuple(f.name for f in fields))
     sql = _compiled.get(cache_key)
     if sql is None:
-        sql, _ = model.select().where(field == value).limit(1).sql()
+        sql, _ = model.select(*fields).where(field == value).limit(1).sql()
         _compiled[cache_key] = sql
     row = database.execute_sql(sql, (field.db_value(value), 1)).fetchone()
     if row is None:
         return None
-    fields = model._meta.sorted_fields
     instance = model(__no_default__=True, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
     instance._dirty.clear()  # as loaded: save() writes only what the caller changes
     return instance

@@ -28,6 +28,8 @@ SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" spl
 REPLY_GRACE_S = 2.0
 # Schema instances, not classes: webargs would build a new schema for every call otherwise.
 CALL_ARGS, CALL_BODY = CallArgs(), CallSchema()
+# What a call needs of its tool (not its JSON lists, read on every call otherwise).
+CALL_FIELDS = (Tool.id, Tool.name, Tool.status, Tool.desired_state, Tool.auto_start, Tool.last_error)
 
 
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
@@ -71,7 +73,7 @@ class CallTool(MethodView):
     @blp.alt_response(202, description="async=true, or the wait ran out: the task to follow")
     def post(self, args, body, tool_ref):
         """Call an MCP tool of this server: the MCP result (content, structuredContent, isError) with timings"""
-        tool = find_tool(tool_ref)
+        tool = find_tool(tool_ref, CALL_FIELDS)
         return run_request(tool, "call", {"tool": body["tool"], "arguments": body["arguments"]},
                            body.get("timeout"), body.get("session_id"), args["async_"])
 
@@ -83,7 +85,7 @@ class ListResources(MethodView):
     @blp.response(200)
     def get(self, tool_ref):
         """List the server's resources (live)"""
-        return run_request(find_tool(tool_ref), "list_resources", {}, None)
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "list_resources", {}, None)
 
 
 @blp.route("/tools/<tool_ref>/resources/templates")
@@ -93,7 +95,7 @@ class ListResourceTemplates(MethodView):
     @blp.response(200)
     def get(self, tool_ref):
         """List the server's resource templates (live)"""
-        return run_request(find_tool(tool_ref), "list_resource_templates", {}, None)
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "list_resource_templates", {}, None)
 
 
 @blp.route("/tools/<tool_ref>/resources/read")
@@ -104,7 +106,7 @@ class ReadResource(MethodView):
     @blp.response(200)
     def post(self, body, tool_ref):
         """Read one resource by URI"""
-        return run_request(find_tool(tool_ref), "read_resource", {"uri": body["uri"]}, body.get("timeout"))
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "read_resource", {"uri": body["uri"]}, body.get("timeout"))
 
 
 @blp.route("/tools/<tool_ref>/prompts")
@@ -114,7 +116,7 @@ class ListPrompts(MethodView):
     @blp.response(200)
     def get(self, tool_ref):
         """List the server's prompts (live)"""
-        return run_request(find_tool(tool_ref), "list_prompts", {}, None)
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "list_prompts", {}, None)
 
 
 @blp.route("/tools/<tool_ref>/prompts/get")
@@ -125,8 +127,8 @@ class GetPrompt(MethodView):
     @blp.response(200)
     def post(self, body, tool_ref):
         """Get one prompt with its arguments filled in"""
-        return run_request(find_tool(tool_ref), "get_prompt", {"name": body["name"], "arguments": body["arguments"]},
-                           body.get("timeout"))
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "get_prompt",
+                           {"name": body["name"], "arguments": body["arguments"]}, body.get("timeout"))
 
 
 # -- the aggregated view: every running tool's MCP tools under one namespace ------------------------
@@ -157,7 +159,7 @@ def unified_call(args: dict, body: dict):
     server, sep, mcp_tool = body["name"].partition(SEPARATOR)
     if not sep or not mcp_tool:
         abort(422, message=f"name must be <tool>{SEPARATOR}<mcp tool>", errors={"name": ["not an aggregated name"]})
-    tool = find_tool(server)
+    tool = find_tool(server, CALL_FIELDS)
     return run_request(tool, "call", {"tool": mcp_tool, "arguments": body["arguments"]}, body.get("timeout"),
                        body.get("session_id"), args["async_"])
 

@@ -31,9 +31,13 @@ log = logging.getLogger("mcps.api.tools")
 EXECUTION_FIELDS = ("transport", "command", "args", "env", "cwd", "url", "headers")
 
 
-def find_tool(tool_ref: str) -> Tool:
-    """A tool by id or by name; 404 when missing, and 404 too when the API key may not see it."""
-    tool = get_by(Tool, Tool.id, int(tool_ref)) if tool_ref.isdigit() else get_by(Tool, Tool.name, tool_ref)
+def find_tool(tool_ref: str, only: tuple | None = None) -> Tool:
+    """A tool by id or by name (just the columns `only`, when given); 404 when missing, and 404 too
+    when the API key may not see it."""
+    if tool_ref.isdigit():
+        tool = get_by(Tool, Tool.id, int(tool_ref), only)
+    else:
+        tool = get_by(Tool, Tool.name, tool_ref, only)
     if tool is None or not tool_in_scope(tool.name):
         abort(404, message=f"no tool {tool_ref}")
     return tool
