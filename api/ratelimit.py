@@ -70,10 +70,7 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
     options = {} if settings.rate_limits.storage == "memory" else {"key_prefix": key(settings, "ratelimit")}
     limiter = Limiter(
         rate_limit_key,
-        application_limits=[
-            ApplicationLimit(settings.rate_limits.management, scope="management",
-                             exempt_when=lambda: not is_management_request()),
-        ],
+        application_limits=[ApplicationLimit(settings.rate_limits.management, scope="management")],
         storage_uri=storage_uri(settings),
         storage_options=options,
         strategy="fixed-window",
@@ -81,5 +78,8 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
         retry_after="delta-seconds",
         swallow_errors=True,  # Redis down: serve without limits (logged) rather than fail every request
     )
+    # Requests outside the management budget skip the limiter altogether (resolving its limits costs a
+    # call ~0.1 ms): tool calls have their own budget, checked by the enqueue script.
+    limiter.request_filter(lambda: not is_management_request())
     limiter.init_app(app)
     return limiter
