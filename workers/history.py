@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from models import Message, Session, Task, db, utcnow
-from models.fastget import get_by, insert_rows
+from models.fastget import compiled_sql, get_by, insert_rows
 
 RESULT_SUMMARY_CHARS = 500
 STORED_RESULT_CHARS = 256 * 1024
@@ -46,17 +46,11 @@ def write_records(records: list[JobRecord]) -> None:
         _touch_sessions(sessions)
 
 
-_compiled_touches: dict[tuple[int, int], str] = {}
-
-
 def _touch_sessions(session_ids: list[int]) -> None:
-    """Sessions' last activity is now (SQL compiled once per database and number of sessions)."""
+    """Sessions' last activity is now (SQL compiled once per number of sessions)."""
     now = utcnow()
-    cache_key = (id(db.obj), len(session_ids))
-    sql = _compiled_touches.get(cache_key)
-    if sql is None:
-        sql, _ = Session.update(last_activity_at=now, updated_at=now).where(Session.id.in_(session_ids)).sql()
-        _compiled_touches[cache_key] = sql
+    sql = compiled_sql(("touch sessions", len(session_ids)), lambda: Session.update(
+        last_activity_at=now, updated_at=now).where(Session.id.in_(session_ids)).sql()[0])
     stamp = Session.last_activity_at.db_value(now)
     db.obj.execute_sql(sql, [stamp, stamp, *session_ids])
 
@@ -67,7 +61,7 @@ def _task_row(record: JobRecord) -> dict:
     if result is not None and len(str(result)) > STORED_RESULT_CHARS:
         result = {"truncated": True, "note": f"result larger than {STORED_RESULT_CHARS} characters"}
     return {
-        "id": job["id"], "kind": job["kind"], "name": "", "tool_id": job.get("tool_id"), "user_id": job.get("user_id"),
+        "id": job["id"], "kind": job["kind"], "tool_id": job.get("tool_id"), "user_id": job.get("user_id"),
         "session_id": job.get("session_id"), "parent_id": job.get("parent_id"), "status": event["status"], "args": job.get("args"),
         "result": result, "error": event.get("error"), "error_type": event.get("error_type"),
         "worker_id": record.worker_id, "created_at": _utc(job["submitted_at"]),
