@@ -8,8 +8,8 @@ import pytest
 
 from models import LogEntry, Message, Task, Tool
 from tests.harness import make_stdio_tool, wait_for
-from workers import stream
-from workers.jobs import Job
+from jobs import stream
+from jobs import Job
 
 
 @pytest.fixture
