@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,59 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class WebProcess:
+    """The REST API under gunicorn (gthread, as in the Procfile) on the test's settings."""
+
+    def __init__(self, settings, threads: int = 4, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**settings_environ(settings), "MCPS_SERVER__THREADS": str(threads), **(extra_env or {})}
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "api.wsgi:app", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "1", "--worker-class", "gthread", "--threads", str(threads)],
+            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: listening(self.port) or self.process.poll() is not None, timeout=20)
+        assert self.process.poll() is None, "gunicorn exited at start-up"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def start_web():
+    """start_web(settings, threads=4, extra_env=None): the API under gunicorn, stopped after the test."""
+    webs = []
+
+    def start(settings, **options) -> WebProcess:
+        web = WebProcess(settings, **options)
+        webs.append(web)
+        return web
+
+    yield start
+    for web in webs:
+        web.stop()
 
 
 @pytest.fixture

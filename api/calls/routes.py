@@ -13,7 +13,9 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_user, require_role, tool_in_scope
 from api.errors import abort
 from api.jobs import accepted, accepted_after_wait, call_budget, raise_for_failure, run_and_wait, wait_limit
+from api.extensions import get_settings
 from api.ratelimit import call_rate_limit
+from api.waits import waiting_threads
 from api.tools.routes import find_tool
 from api.tasks.schemas import ExecuteSchema
 from api.tasks.workflows import checked_definition, start_run
@@ -43,18 +45,26 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
     if session_id is not None and not Session.select().where(
             (Session.id == session_id) & (Session.user_id == user.id)).exists():
         abort(404, message=f"no session {session_id}")
-    wait_s = wait_limit(timeout)
     if timeout is not None:
+        timeout = min(timeout, get_settings().mcp.jobs.call_timeout_max_s)
         job_args = {**job_args, "timeout": timeout}
-    job = Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id,
-              deadline=None if asynchronous else time.time() + wait_s)
-    if asynchronous:
-        return accepted(job, call_budget())
-    started = time.perf_counter()
+    waits, waiter = waiting_threads(), f"user:{user.id}"
+    # A sync call holds this thread until its answer: when this user (or everyone) already holds as many
+    # as allowed, the call runs asynchronously instead and the answer is its task.
+    if asynchronous or not waits.take(waiter):
+        return accepted(Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id),
+                        call_budget())
     try:
-        event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget())
-    except JobError:
-        return accepted_after_wait(job)
+        wait_s = wait_limit(timeout)
+        job = Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id,
+                  deadline=time.time() + wait_s)
+        started = time.perf_counter()
+        try:
+            event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget())
+        except JobError:
+            return accepted_after_wait(job)
+    finally:
+        waits.give_back(waiter)
     raise_for_failure(event, job.id)
     timings = {**event.get("timings", {}), "total_ms": round((time.perf_counter() - started) * 1000, 3)}
     return {**event["result"], "task_id": job.id, "timings": timings}, 200

@@ -17,6 +17,7 @@ from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, Ta
 from api.tasks.views import task_view
 from api.tasks.workflows import checked_definition, latest_run, run_status, start_run
 from api.tools.schemas import WaitArgs
+from api.waits import waiting_threads
 from models import FINAL_STATUSES, Task, Tool, new_id
 from jobs import WORKFLOW_KIND
 from jobs import stream
@@ -178,6 +179,11 @@ def task_events(task_id):
     """Server-sent events of a job: progress, log messages, then its result (the stream ends there)"""
     view = visible_task(task_id)
     client, settings = get_redis(), get_settings()
+    waits, waiter = waiting_threads(), f"user:{current_user().id}"
+    if not waits.take(waiter, settings.mcp.jobs.event_streams_per_user):
+        abort(429, message=f"too many open event streams (at most {settings.mcp.jobs.event_streams_per_user} "
+                           "per user, and the server keeps threads for other requests); close one or poll the task",
+              errors={"error_type": "rate_limited"}, headers={"Retry-After": "5"})
     if view["status"] in FINAL_STATUSES and stream.final_event(client, settings, task_id) is None:
         # The stream is gone (result_ttl_s) but the row keeps the outcome: replay that, not wait forever.
         replay = iter([("0-0", {"type": stream.FINAL_EVENT, "status": view["status"], "result": view.get("result"),
@@ -187,11 +193,14 @@ def task_events(task_id):
         replay = stream.follow(client, settings, task_id, block_ms=SSE_KEEPALIVE_MS)
 
     def events():
+        yield ": stream open\n\n"  # sends the headers now: a quiet job would otherwise hold them 15 s
         for entry_id, event in replay:
             if event is None:
                 yield ": keep-alive\n\n"
                 continue
             yield f"id: {entry_id}\nevent: {event.get('type', 'message')}\ndata: {json.dumps(event)}\n\n"
 
-    return Response(stream_with_context(events()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(stream_with_context(events()), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(lambda: waits.give_back(waiter))  # also when the client goes away
+    return response

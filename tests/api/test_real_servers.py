@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,7 @@ import pytest
 
 from tests.api.test_tools import (TOOLS, admin, app, create_tool, operator, start_tool, viewer,  # noqa: F401
                                   wait_for, worker)
-from tests.harness import ROOT
+from tests.harness import ROOT, free_port, listening
 
 EVERYTHING = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
 needs_everything = pytest.mark.skipif(
@@ -97,27 +96,17 @@ def test_given_server_everything_over_stdio_when_echo_is_called_then_echoed(clie
     assert "Tool no-such-tool not found" in unknown.json["content"][0]["text"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serve_everything(mode: str, path: str):
     """`mcp-server-everything <mode>` on a free port (PORT): yields (url, process), kills it afterwards."""
     port = free_port()
     process = subprocess.Popen([str(EVERYTHING), mode], env={**os.environ, "PORT": str(port)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            assert process.poll() is None, f"mcp-server-everything {mode} exited"
-            return False
+    def up():
+        assert process.poll() is None, f"mcp-server-everything {mode} exited"
+        return listening(port)
 
-    wait_for(listening, timeout=15)
+    wait_for(up, timeout=15)
     yield f"http://127.0.0.1:{port}{path}", process
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)

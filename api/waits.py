@@ -1,0 +1,55 @@
+"""Requests that hold a server thread while they wait: synchronous calls and task event streams.
+
+gunicorn gives each process a fixed number of threads, and a sync call (or an open event stream) holds
+one until its answer. Unbounded, 32 slow calls take every thread and health checks and management wait
+behind them. So each process lends at most `threads - reserved_threads` threads to waiting, and each
+user at most a few of them: a sync call over the bound is answered 202 with its task (it still runs), an
+event stream over it 429. The counts are per process, like the threads they protect.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from flask import current_app
+
+from api.extensions import get_settings
+
+WAITS_KEY = "mcps.waits"
+
+
+class WaitingThreads:
+    """Counts the threads lent to waiting, in total and per user."""
+
+    def __init__(self, total: int, per_user: int):
+        self.total = max(total, 1)
+        self.per_user = per_user
+        self._lock = threading.Lock()
+        self._by_user: Counter = Counter()
+        self._used = 0
+
+    def take(self, user: str, per_user: int | None = None) -> bool:
+        """Lend a thread to `user`'s wait, unless that would pass a bound."""
+        limit = self.per_user if per_user is None else per_user
+        with self._lock:
+            if self._used >= self.total or self._by_user[user] >= limit:
+                return False
+            self._used += 1
+            self._by_user[user] += 1
+            return True
+
+    def give_back(self, user: str) -> None:
+        with self._lock:
+            self._used -= 1
+            self._by_user[user] -= 1
+            if self._by_user[user] <= 0:
+                del self._by_user[user]
+
+
+def waiting_threads() -> WaitingThreads:
+    waits = current_app.extensions.get(WAITS_KEY)
+    if waits is None:
+        settings = get_settings()
+        waits = current_app.extensions[WAITS_KEY] = WaitingThreads(
+            settings.server.threads - settings.server.reserved_threads, settings.mcp.jobs.sync_waits_per_user)
+    return waits
