@@ -198,7 +198,11 @@ def _start_for_call(job: Job) -> ToolSession:
 
 def workflow(job: Job) -> dict:
     """A workflow run: its steps are call jobs of their own (see workers.workflows)."""
-    tool_ids = {tool.name: tool.id for tool in Tool.select(Tool.id, Tool.name)}
+    # Only the tools the API (or the scheduler) checked against the caller's rights, by id: a rename
+    # since then must not send a step to another tool.
+    tool_ids = job.args.get("tool_ids")
+    if not isinstance(tool_ids, dict):
+        raise JobError("the workflow run carries no checked tool ids", "bad_request")
     stages = validate_definition(job.args["definition"], set(tool_ids))
     return run_workflow(job, stages, runtime.jobs, tool_ids,
                         emit=lambda event: stream.publish_now(runtime.redis, runtime.settings, job.id, event),

@@ -52,6 +52,10 @@ def _normalise(step: Any, where: str, seen: set[str], tool_names: set[str] | Non
     unknown = set(step) - {"id", "tool", "call", "name", "arguments", "timeout", "continue_on_error"}
     if unknown:
         raise WorkflowError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    if "name" in step and ("tool" in step or "call" in step):
+        # One rule names a step's tool: two spellings that could disagree would let a scope check read
+        # one and the runner the other.
+        raise WorkflowError(f"{where}: give either `name` or `tool` and `call`, not both")
     if "name" in step:
         tool, sep, call = str(step["name"]).partition(AGGREGATE_SEPARATOR)
         if not sep or not call:

@@ -9,10 +9,10 @@ from flask import g
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
-from flask_smorest import Blueprint
 from jwt.exceptions import PyJWTError
 from marshmallow import fields
 
+from api.bodies import Blueprint
 from api.auth import apikeys, tokens
 from api.auth.access import authenticate, credentials_presented, has_role, require_role
 from api.auth.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
@@ -23,6 +23,7 @@ from api.extensions import get_settings
 from api.pagination import PageArgs, page_schema, paginate
 from api.users.accounts import UsernameTaken, create_user
 from models import ApiKey, User, utcnow
+from policy import access as policy
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Log in, tokens, API keys")
 log = logging.getLogger("mcps.api.auth")
@@ -206,14 +207,19 @@ class ApiKeys(MethodView):
         if body["expires_at"] is not None and body["expires_at"] <= utcnow():
             abort(422, message="expires_at must be in the future",
                   errors={"json": {"expires_at": ["Must be in the future."]}})
-        scope = sorted(set(body["tool_scope"])) if body["tool_scope"] is not None else None
+        scope = None
+        if body["tool_scope"] is not None:
+            try:
+                scope = policy.resolve_tool_refs(body["tool_scope"])
+            except policy.UnknownTools as error:
+                abort(422, message=f"tool_scope: {error}", errors={"json": {"tool_scope": [str(error)]}})
         row, raw_key = apikeys.create_api_key(authenticate().user, body["name"], scope, body["expires_at"])
         log.info("event=auth.api_key_created user=%s key=%s", row.user.username, row.prefix)
         row.key = raw_key  # answered once, never stored
         return row
 
 
-@blp.route("/api-keys/<int:key_id>")
+@blp.route("/api-keys/<id:key_id>")
 class ApiKeyById(MethodView):
     @require_role("viewer", api_key=False)
     @blp.response(204)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from api.ids import Id
 from api.pagination import PageArgs
 from api.schemas import StrictSchema, UTCDateTime
 from models.tasks import TASK_STATUSES
@@ -39,7 +40,7 @@ class AcceptedSchema(Schema):
 class TaskListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     kind = fields.String()
-    tool_id = fields.Integer()
+    tool_id = Id()
     parent_id = fields.String()
     mine = fields.Boolean(metadata={"description": "Only my tasks."})
 
@@ -79,7 +80,7 @@ class WorkflowCreateSchema(WorkflowWriteSchema):
 
 class ExecuteSchema(StrictSchema):
     steps = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
-    session_id = fields.Integer()
+    session_id = Id()
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600),
                            metadata={"description": "Seconds for the whole run."})
 

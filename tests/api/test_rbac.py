@@ -4,7 +4,8 @@ A new endpoint is covered automatically: it must answer 401 without credentials,
 when it writes, unless it is added to one of the explicit allowlists below.
 """
 import pytest
-from werkzeug.routing import IntegerConverter
+
+from api.ids import IdConverter
 
 from tests.api.conftest import bearer
 
@@ -18,12 +19,12 @@ SELF_SERVICE = {
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/change-password"),
     ("POST", "/api/v1/auth/api-keys"),
-    ("DELETE", "/api/v1/auth/api-keys/<int:key_id>"),
+    ("DELETE", "/api/v1/auth/api-keys/<id:key_id>"),
 }
 # Reads that need more than the viewer role.
 PRIVILEGED_READS = {
     ("GET", "/api/v1/users"),
-    ("GET", "/api/v1/users/<int:user_id>"),
+    ("GET", "/api/v1/users/<id:user_id>"),
     ("GET", "/api/v1/tools/export"),  # can include secrets
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -35,7 +36,7 @@ def api_endpoints(app):
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if not rule.rule.startswith("/api/v1/"):
             continue
-        values = {name: 999999 if isinstance(converter, IntegerConverter) else "nonexistent"
+        values = {name: 999999 if isinstance(converter, IdConverter) else "nonexistent"
                   for name, converter in rule._converters.items()}
         url = adapter.build(rule.endpoint, values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
