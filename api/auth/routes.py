@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 from functools import wraps
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -13,7 +13,8 @@ from jwt.exceptions import PyJWTError
 from marshmallow import fields
 
 from api.bodies import Blueprint
-from api.auth import apikeys, tokens
+from api.auth import apikeys, lockout, tokens
+from api.auth.lockout import abort_locked
 from api.auth.access import authenticate, credentials_presented, has_role, require_role
 from api.auth.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
 from api.auth.schemas import (ApiKeyArgsSchema, ApiKeySchema, ChangePasswordSchema, LoginSchema, LogoutSchema,
@@ -31,13 +32,6 @@ log = logging.getLogger("mcps.api.auth")
 BAD_CREDENTIALS = "invalid username or password"
 
 
-def abort_locked(locked_until) -> None:
-    """423 Locked: too many failed logins; Retry-After says when a login may succeed again."""
-    seconds = max(int((locked_until - utcnow()).total_seconds()) + 1, 1)
-    abort(423, message=f"account locked after too many failed logins; try again in {seconds} s",
-          headers={"Retry-After": str(seconds)})
-
-
 def record_failed_login(user: User) -> None:
     """Count a failed login (atomically); the max_login_attempts-th one locks the account."""
     security = get_settings().security
@@ -48,7 +42,7 @@ def record_failed_login(user: User) -> None:
         User.update(locked_until=locked_until, failed_logins=0).where(User.id == user.id).execute()
         log.warning("event=auth.locked user=%s failures=%d minutes=%d",
                     user.username, failures, security.lockout_minutes)
-        abort_locked(locked_until)
+        abort_locked((locked_until - utcnow()).total_seconds() + 1)
 
 
 @blp.route("/login")
@@ -59,14 +53,19 @@ class Login(MethodView):
     @blp.alt_response(423, "LOCKED", description="Too many failed logins: locked for security.lockout_minutes")
     def post(self, credentials):
         """Log in: an access token (30 min) and a refresh token (7 days)"""
+        lockout.check_address(request.remote_addr)
         user = User.get_or_none(User.username == credentials["username"])
-        if user is None:
+        if user is None:  # answered exactly as a wrong password, lockout included
+            lockout.check_unknown_name(credentials["username"])
             burn_verification_time(credentials["password"])
+            lockout.record_address_failure(request.remote_addr)
+            lockout.record_unknown_name_failure(credentials["username"])
             abort(401, message=BAD_CREDENTIALS)
         if user.locked_until is not None and user.locked_until > utcnow():
-            abort_locked(user.locked_until)
+            abort_locked((user.locked_until - utcnow()).total_seconds() + 1)
         if not verify_password(user.password_hash, credentials["password"]):
             log.info("event=auth.login_failed user=%s", user.username)
+            lockout.record_address_failure(request.remote_addr)
             record_failed_login(user)
             abort(401, message=BAD_CREDENTIALS)
         if not user.is_active:

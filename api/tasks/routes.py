@@ -12,6 +12,7 @@ from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
 from api.pagination import page_schema, paginate
+from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, TaskSchema, WorkflowCreateSchema,
                                WorkflowWriteSchema)
 from api.tasks.views import task_view
@@ -71,6 +72,7 @@ class Tasks(MethodView):
 
 @blp.route("/<task_id>")
 class TaskById(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200, TaskSchema)
     def get(self, task_id):
@@ -103,6 +105,7 @@ class TaskById(MethodView):
 
 @blp.route("/<task_id>/status")
 class TaskStatus(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200, RunStatusSchema)
     def get(self, task_id):
@@ -177,6 +180,7 @@ class CancelTask(MethodView):
 
 
 @blp.route("/<task_id>/events")
+@poll_rate_limit
 @require_role("viewer")
 def task_events(task_id):
     """Server-sent events of a job: progress, log messages, then its result (the stream ends there)"""

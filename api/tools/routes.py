@@ -15,6 +15,7 @@ from api.extensions import get_redis, get_settings
 from api.ids import parse_id
 from api.jobs import accepted, accepted_after_wait, enqueue_recorded, get_jobs, run_and_wait, wait_limit
 from api.pagination import page_schema, paginate
+from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from api.tasks.views import task_view
 from api.tools import mcpservers
@@ -230,6 +231,7 @@ class RestartTool(MethodView):
 
 @blp.route("/<tool_ref>/status")
 class ToolStatus(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200)
     def get(self, tool_ref):
