@@ -20,6 +20,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from config.files import ensure_private_dir
 from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
 log = logging.getLogger("mcps.tool")
@@ -166,6 +167,8 @@ class ToolSession:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             pidfile = self.run_dir / f"{self.tool_id}.pid"
             pidfile.unlink(missing_ok=True)
+            if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)
+                tool = {**tool, "cwd": str(ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id)))}
             self._stderr = StderrCapture(lambda line: self.log_line("INFO", "stderr", line),
                                          keep=self.settings.mcp.tools.max_stderr_lines)
             stack.callback(self._stderr.close_writer)

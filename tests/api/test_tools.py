@@ -6,8 +6,11 @@ fixtures of this module are imported by test_calls.py and test_tasks.py.
 """
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -580,3 +583,15 @@ def test_given_a_tool_just_started_when_status_is_read_at_once_then_running_with
     status = client.get(f"{TOOLS}/{tool['id']}/status", headers=admin).json
 
     assert status["status"] == "RUNNING" and status["pid"] == started["result"]["pid"]
+
+
+def test_given_a_stdio_tool_without_cwd_when_started_then_it_runs_in_a_private_dir_of_its_own(
+        client, admin, worker, settings):
+    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+
+    pid = start_tool(client, admin, tool["id"])["result"]["pid"]
+
+    tool_dir = psutil.Process(pid).cwd()
+    assert tool_dir == str(Path(settings.app.data_dir) / "tools" / str(tool["id"]))
+    assert stat.S_IMODE(os.stat(tool_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(settings.app.data_dir).st_mode) == 0o700
