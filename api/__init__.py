@@ -14,9 +14,11 @@ from flask_cors import CORS
 
 from api.auth.passwords import HASHER_KEY, make_hasher
 from api.auth.tokens import init_jwt
+from api.bodies import init_bodies
 from api.cli import register_cli
 from api.errors import register_error_handlers
 from api.extensions import REDIS_KEY, SETTINGS_KEY
+from api.ids import init_ids
 from api.openapi import init_openapi
 from api.ratelimit import init_rate_limits
 from config import Section, load_settings, secret
@@ -47,7 +49,8 @@ log = logging.getLogger("mcps.api")
 def create_app(settings: Section | None = None) -> Flask:
     settings = load_settings() if settings is None else settings
     app = Flask(__name__, static_folder=None)  # api/static holds vendored docs assets, served by api.openapi
-    app.json.sort_keys = False
+    init_bodies(app, settings)
+    init_ids(app)
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[REDIS_KEY] = redis_client(settings)
     app.extensions[HASHER_KEY] = make_hasher(settings)

@@ -1,6 +1,8 @@
 """The API's side of the job path: one JobClient per app, and how job outcomes become HTTP answers."""
 from __future__ import annotations
 
+import json
+
 from flask import current_app, url_for
 
 from limits import parse_many
@@ -11,6 +13,7 @@ from api.extensions import get_redis, get_settings
 from models import Task, utcnow
 from jobs import CallBudget, ErrorType, Job, JobClient, JobError, RateLimited
 from jobs.events import failed
+from jobs.keys import key
 
 JOBS_KEY = "mcps.jobs"
 
@@ -83,6 +86,18 @@ def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) ->
         return failed(error.error_type, str(error))
 
 
+def in_flight_key(job_id: str) -> str:
+    return key(get_settings(), "job", job_id, "owner")
+
+
+def remember_in_flight(job: Job) -> None:
+    """Owner, tool and kind of a job whose row is not written yet (read by api.tasks.views.task_view)."""
+    get_redis().set(in_flight_key(job.id), json.dumps({
+        "kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id, "session_id": job.session_id,
+        "parent_id": job.parent_id, "args": job.args, "submitted_at": job.submitted_at}),
+        ex=get_settings().mcp.jobs.result_ttl_s)
+
+
 def task_links(job: Job) -> dict:
     return {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
 
@@ -95,5 +110,7 @@ def accepted(job: Job, limit: CallBudget | None = None):
 
 def accepted_after_wait(job: Job, status: str = "running"):
     """202 for a job already sent (a wait that ran out, or `accepted`)."""
+    if status == "running":  # no row until the worker writes it: who may read the task is kept meanwhile
+        remember_in_flight(job)
     links = task_links(job)
     return {"task_id": job.id, "status": status, "links": links}, 202, {"Location": links["self"]}

@@ -4,25 +4,43 @@ Every `/api/` request counts against one of two budgets of its caller (the user 
 key; the client IP when anonymous): `rate_limits.management` here, for everything but the views marked
 `@call_rate_limit` (tool calls: agents must not hit it). Those spend `rate_limits.calls` instead, counted
 per API key or user by the job path itself (api.jobs.call_budget: checked inside the enqueue script, so
-it costs no extra round trip). A refused request is a 429 in the one error shape, with Retry-After.
+it costs no extra round trip). Views marked `@poll_rate_limit` (following a task or a tool's status, as a
+client does after a 202) have a budget of their own as generous as the calls' (`rate_limits.calls`,
+per caller), so that polling never eats the management budget. `/auth/login` is outside both: failed
+logins are counted per username and per address by api.auth.lockout. A refused request is a 429 in
+the one error shape, with Retry-After.
 """
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
+from limits import parse_many
 
 from api.auth.access import optional_caller
+from api.errors import abort
+from api.extensions import get_redis
 from config import Section
 from jobs.keys import key
 
 CALL_LIMIT_ATTR = "mcps_call_rate_limit"
-UNLIMITED_PATHS = ("/api/v1/system/health",)  # probed by load balancers and monitors
+POLL_LIMIT_ATTR = "mcps_poll_rate_limit"
+# Probed by load balancers and monitors; login has its own failure counters (api.auth.lockout).
+UNLIMITED_PATHS = ("/api/v1/system/health", "/api/v1/auth/login")
 
 
 def call_rate_limit(view):
     """Mark a view or MethodView method as a tool call: `rate_limits.calls` applies to it instead of
     `rate_limits.management`. Works in any position among the other decorators."""
     setattr(view, CALL_LIMIT_ATTR, True)
+    return view
+
+
+def poll_rate_limit(view):
+    """Mark a view as polling (a task, its events, a tool's status): it spends the poll budget, as
+    generous as `rate_limits.calls`, instead of `rate_limits.management`."""
+    setattr(view, POLL_LIMIT_ATTR, True)
     return view
 
 
@@ -48,7 +66,29 @@ def _limited() -> bool:
 
 
 def is_management_request() -> bool:
-    return _limited() and not getattr(_handler(), CALL_LIMIT_ATTR, False)
+    handler = _handler()
+    return (_limited() and not getattr(handler, CALL_LIMIT_ATTR, False)
+            and not getattr(handler, POLL_LIMIT_ATTR, False))
+
+
+def _spend_poll_budget() -> None:
+    """A fixed window per caller in Redis (one round trip), for the views marked `@poll_rate_limit`."""
+    if not _limited() or not getattr(_handler(), POLL_LIMIT_ATTR, False):
+        return
+    limit = current_app.extensions[POLL_BUDGET_KEY]
+    window_s = limit.get_expiry()
+    window = int(time.time() // window_s)
+    counter = key(current_app.extensions["mcps.settings"], "ratelimit", "poll", rate_limit_key(), window)
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.incr(counter)
+    pipe.expire(counter, window_s + 1, nx=True)
+    spent = pipe.execute()[0]
+    if spent > limit.amount:
+        retry_after = max(1, int((window + 1) * window_s - time.time()) + 1)
+        abort(429, message=f"rate limit exceeded: {limit} (polling)", headers={"Retry-After": str(retry_after)})
+
+
+POLL_BUDGET_KEY = "mcps.poll_budget"
 
 
 def storage_uri(settings: Section) -> str:
@@ -82,4 +122,6 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
     # call ~0.1 ms): tool calls have their own budget, checked by the enqueue script.
     limiter.request_filter(lambda: not is_management_request())
     limiter.init_app(app)
+    app.extensions[POLL_BUDGET_KEY] = parse_many(settings.rate_limits.calls)[0]
+    app.before_request(_spend_poll_budget)
     return limiter

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from config.files import ensure_private_dir
 from config.settings import ConfigError, Section
 
 _GENERATORS = {
@@ -24,7 +25,7 @@ def secret(settings: Section, name: str) -> str:
         raise ConfigError(f"security.{name}: required in production")
     path = Path(settings.app.data_dir) / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process won the race; read its value

@@ -12,6 +12,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 from config import Section
+from config.files import ensure_private_dir, ensure_private_file
 
 db = peewee.DatabaseProxy()
 
@@ -47,7 +48,11 @@ def open_database(url: str, pool_size: int = 10) -> peewee.Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
         if path != ":memory:":
             path = "/" + path.lstrip("/") if url.startswith("sqlite:////") else path
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+            ensure_private_dir(Path(path).parent)
+            for file in (path, f"{path}-wal", f"{path}-shm"):
+                if file == path or Path(file).exists():
+                    ensure_private_file(file)
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     parsed = urlparse(url)
     return ReconnectingPostgresqlDatabase(

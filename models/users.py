@@ -28,7 +28,7 @@ class ApiKey(BaseModel):
     name = peewee.CharField(max_length=100)
     prefix = peewee.CharField(max_length=16, index=True)
     key_hash = peewee.CharField(max_length=64, unique=True)
-    tool_scope = JSONField(null=True)  # list of tool names, or null for every tool
+    tool_scope = JSONField(null=True)  # list of tool ids (not names: renames keep rights), null: every tool
     created_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField(null=True)
     last_used_at = peewee.DateTimeField(null=True)

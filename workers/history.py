@@ -21,7 +21,7 @@ TASK_RESULT_FIELDS = [Task.status, Task.result, Task.error, Task.error_type, Tas
 
 @dataclass(frozen=True)
 class JobRecord:
-    job: dict  # the Job as sent (workers.jobs.Job fields)
+    job: dict  # the Job as sent (jobs.Job fields)
     event: dict  # its final event
     worker_id: str
     started: float | None

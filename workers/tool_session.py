@@ -20,9 +20,12 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from config.files import ensure_private_dir
 from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
 log = logging.getLogger("mcps.tool")
+TRANSPORT_ERRORS_LOGGED = 20  # per connection
+TRANSPORT_ERROR_CHARS = 500
 # A server that stayed up this long is healthy again: its failure counter starts over.
 STABLE_AFTER_S = 10.0
 CLIENT_INFO = mcp_types.Implementation(name="mcps-platform", version="0.1.0")
@@ -159,18 +162,29 @@ class ToolSession:
         await self._stop.wait()
         deadline.reschedule(asyncio.get_running_loop().time())
 
+    async def _report_starting_pid(self, pidfile: Path) -> None:
+        pid = await wait_for_pid(pidfile, self.settings.mcp.tools.start_timeout_s)
+        if pid and self.status == "STARTING":
+            self._set_status("STARTING", pid=pid)
+
     async def _connect(self, stack: AsyncExitStack) -> None:
         self._lost = asyncio.Event()
+        self._transport_errors = 0
         tool = self.tool
         if tool["transport"] == "stdio":
             self.run_dir.mkdir(parents=True, exist_ok=True)
             pidfile = self.run_dir / f"{self.tool_id}.pid"
             pidfile.unlink(missing_ok=True)
+            if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)
+                tool = {**tool, "cwd": str(ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id)))}
             self._stderr = StderrCapture(lambda line: self.log_line("INFO", "stderr", line),
                                          keep=self.settings.mcp.tools.max_stderr_lines)
             stack.callback(self._stderr.close_writer)
             stack.callback(pidfile.unlink, missing_ok=True)
             transport = stdio_transport(tool, pidfile, self._stderr)
+            # The process exists before it answers `initialize`: show its pid while it is STARTING.
+            reporter = asyncio.get_running_loop().create_task(self._report_starting_pid(pidfile))
+            stack.callback(reporter.cancel)
         else:
             pidfile = None
             transport = http_transport(tool, self.settings.mcp.tools.start_timeout_s)
@@ -249,7 +263,12 @@ class ToolSession:
             # Not awaited here: the handler runs on the session's receive path, which the lists need.
             asyncio.get_running_loop().create_task(self._refresh_lists(method))
         elif isinstance(message, Exception):
-            self.log_line("WARNING", "transport", _describe(message))
+            # A server writing garbage to stdout makes one parse error per line: log a few, one line each.
+            self._transport_errors += 1
+            if self._transport_errors <= TRANSPORT_ERRORS_LOGGED:
+                self.log_line("WARNING", "transport", _describe(message).splitlines()[0][:TRANSPORT_ERROR_CHARS])
+            elif self._transport_errors == TRANSPORT_ERRORS_LOGGED + 1:
+                self.log_line("WARNING", "transport", "more transport errors on this connection are not logged")
 
     async def _refresh_lists(self, reason: str) -> None:
         client = self.client

@@ -19,10 +19,11 @@ from werkzeug.exceptions import HTTPException
 
 from api.auth import apikeys, tokens
 from api.errors import abort
-from models import ROLES, ApiKey, User
+from models import ApiKey, User
 from models.fastget import get_by
+from policy import access as policy
+from policy.access import ROLE_RANK, has_role
 
-ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES), start=1)}  # viewer 1 .. admin 3
 SECURITY_JWT = {"bearerAuth": []}
 SECURITY_API_KEY = {"apiKeyAuth": []}
 
@@ -105,10 +106,6 @@ def optional_caller() -> Caller | None:
         return None
 
 
-def has_role(user: User, role: str) -> bool:
-    return ROLE_RANK.get(user.role, 0) >= ROLE_RANK[role]
-
-
 def require_role(role: str = "viewer", *, api_key: bool = True):
     """Decorate a view (or MethodView method): 401 unless authenticated, 403 unless `role` or higher.
 
@@ -117,7 +114,7 @@ def require_role(role: str = "viewer", *, api_key: bool = True):
     more keys or change the password).
     """
     if role not in ROLE_RANK:
-        raise ValueError(f"unknown role {role!r}, expected one of {', '.join(ROLES)}")
+        raise ValueError(f"unknown role {role!r}, expected one of {', '.join(ROLE_RANK)}")
 
     def decorator(func):
         @wraps(func)
@@ -149,7 +146,11 @@ def current_api_key() -> ApiKey | None:
     return authenticate().api_key
 
 
-def tool_in_scope(tool_name: str) -> bool:
-    """May this request use the tool? Always for a JWT; for an API key, when its scope allows it."""
-    api_key = current_api_key()
-    return api_key is None or api_key.tool_scope is None or tool_name in api_key.tool_scope
+def tool_in_scope(tool_id: int) -> bool:
+    """May this request use the tool? (policy.access.in_scope for this request's API key.)"""
+    return policy.in_scope(current_api_key(), tool_id)
+
+
+def tool_ids_in_scope() -> frozenset[int] | None:
+    """The ids of the tools this request's API key may use; None when it may use all (or is a JWT)."""
+    return policy.scope_of(current_api_key())

@@ -29,9 +29,10 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-def create_api_key(user: User, name: str, tool_scope: list[str] | None = None,
+def create_api_key(user: User, name: str, tool_scope: list[int] | None = None,
                    expires_at=None) -> tuple[ApiKey, str]:
-    """A new key of `user`; returns the row and the raw key (which is not stored anywhere)."""
+    """A new key of `user` (limited to the tools of ids `tool_scope`, unless None); returns the row and
+    the raw key (which is not stored anywhere)."""
     raw_key = generate_api_key()
     row = ApiKey.create(user=user, name=name, prefix=raw_key[:DISPLAY_PREFIX_LENGTH],
                         key_hash=hash_api_key(raw_key), tool_scope=tool_scope, expires_at=expires_at)

@@ -5,15 +5,16 @@ import logging
 from datetime import timedelta
 from functools import wraps
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
-from flask_smorest import Blueprint
 from jwt.exceptions import PyJWTError
 from marshmallow import fields
 
-from api.auth import apikeys, tokens
+from api.bodies import Blueprint
+from api.auth import apikeys, lockout, tokens
+from api.auth.lockout import abort_locked
 from api.auth.access import authenticate, credentials_presented, has_role, require_role
 from api.auth.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
 from api.auth.schemas import (ApiKeyArgsSchema, ApiKeySchema, ChangePasswordSchema, LoginSchema, LogoutSchema,
@@ -23,18 +24,12 @@ from api.extensions import get_settings
 from api.pagination import PageArgs, page_schema, paginate
 from api.users.accounts import UsernameTaken, create_user
 from models import ApiKey, User, utcnow
+from policy import access as policy
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Log in, tokens, API keys")
 log = logging.getLogger("mcps.api.auth")
 
 BAD_CREDENTIALS = "invalid username or password"
-
-
-def abort_locked(locked_until) -> None:
-    """423 Locked: too many failed logins; Retry-After says when a login may succeed again."""
-    seconds = max(int((locked_until - utcnow()).total_seconds()) + 1, 1)
-    abort(423, message=f"account locked after too many failed logins; try again in {seconds} s",
-          headers={"Retry-After": str(seconds)})
 
 
 def record_failed_login(user: User) -> None:
@@ -47,7 +42,7 @@ def record_failed_login(user: User) -> None:
         User.update(locked_until=locked_until, failed_logins=0).where(User.id == user.id).execute()
         log.warning("event=auth.locked user=%s failures=%d minutes=%d",
                     user.username, failures, security.lockout_minutes)
-        abort_locked(locked_until)
+        abort_locked((locked_until - utcnow()).total_seconds() + 1)
 
 
 @blp.route("/login")
@@ -58,14 +53,19 @@ class Login(MethodView):
     @blp.alt_response(423, "LOCKED", description="Too many failed logins: locked for security.lockout_minutes")
     def post(self, credentials):
         """Log in: an access token (30 min) and a refresh token (7 days)"""
+        lockout.check_address(request.remote_addr)
         user = User.get_or_none(User.username == credentials["username"])
-        if user is None:
+        if user is None:  # answered exactly as a wrong password, lockout included
+            lockout.check_unknown_name(credentials["username"])
             burn_verification_time(credentials["password"])
+            lockout.record_address_failure(request.remote_addr)
+            lockout.record_unknown_name_failure(credentials["username"])
             abort(401, message=BAD_CREDENTIALS)
         if user.locked_until is not None and user.locked_until > utcnow():
-            abort_locked(user.locked_until)
+            abort_locked((user.locked_until - utcnow()).total_seconds() + 1)
         if not verify_password(user.password_hash, credentials["password"]):
             log.info("event=auth.login_failed user=%s", user.username)
+            lockout.record_address_failure(request.remote_addr)
             record_failed_login(user)
             abort(401, message=BAD_CREDENTIALS)
         if not user.is_active:
@@ -206,14 +206,19 @@ class ApiKeys(MethodView):
         if body["expires_at"] is not None and body["expires_at"] <= utcnow():
             abort(422, message="expires_at must be in the future",
                   errors={"json": {"expires_at": ["Must be in the future."]}})
-        scope = sorted(set(body["tool_scope"])) if body["tool_scope"] is not None else None
+        scope = None
+        if body["tool_scope"] is not None:
+            try:
+                scope = policy.resolve_tool_refs(body["tool_scope"])
+            except policy.UnknownTools as error:
+                abort(422, message=f"tool_scope: {error}", errors={"json": {"tool_scope": [str(error)]}})
         row, raw_key = apikeys.create_api_key(authenticate().user, body["name"], scope, body["expires_at"])
         log.info("event=auth.api_key_created user=%s key=%s", row.user.username, row.prefix)
         row.key = raw_key  # answered once, never stored
         return row
 
 
-@blp.route("/api-keys/<int:key_id>")
+@blp.route("/api-keys/<id:key_id>")
 class ApiKeyById(MethodView):
     @require_role("viewer", api_key=False)
     @blp.response(204)

@@ -4,12 +4,26 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.auth.passwords import check_password_rules
+from api.ids import is_id, parse_id
 from api.schemas import UTCDateTime
-from models import ROLES
+from models import ROLES, Tool
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
                            error="1 to 64 letters, digits or . _ @ - characters.")
-TOOL_NAME = validate.Length(min=1, max=64)
+
+
+class ToolRef(fields.Field):
+    """A tool named by its id (a number, or its ASCII digits) or by its name; loaded as int or str."""
+
+    default_error_messages = {"invalid": "A tool id or name."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if is_id(value):
+            return value
+        if isinstance(value, str) and 1 <= len(value) <= 64:
+            parsed = parse_id(value)
+            return value if parsed is None else parsed
+        raise self.make_error("invalid")
 
 
 def password_field(**kwargs) -> fields.String:
@@ -62,8 +76,9 @@ class ChangePasswordSchema(Schema):
 
 class ApiKeyArgsSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    tool_scope = fields.List(fields.String(validate=TOOL_NAME), allow_none=True, load_default=None,
-                             metadata={"description": "Tool names this key may use; null: every tool."})
+    tool_scope = fields.List(ToolRef(), allow_none=True, load_default=None, validate=validate.Length(max=1000),
+                             metadata={"description": "The tools this key may use, by id or name (stored as ids: "
+                                                      "renaming a tool keeps its keys); null: every tool."})
     expires_at = UTCDateTime(allow_none=True, load_default=None)
 
 
@@ -71,11 +86,20 @@ class ApiKeySchema(Schema):
     id = fields.Integer()
     name = fields.String()
     prefix = fields.String(metadata={"description": "The first characters of the key, to tell keys apart."})
-    tool_scope = fields.List(fields.String(), allow_none=True)
+    tool_scope = fields.List(fields.Integer(), allow_none=True, metadata={"description": "Tool ids; null: every tool."})
+    tool_scope_names = fields.Method("scope_names", allow_none=True,
+                                     metadata={"description": "The names of those tools now."})
     created_at = UTCDateTime()
     expires_at = UTCDateTime(allow_none=True)
     last_used_at = UTCDateTime(allow_none=True)
     revoked_at = UTCDateTime(allow_none=True)
+
+
+    def scope_names(self, api_key) -> list[str] | None:
+        if api_key.tool_scope is None:
+            return None
+        names = dict(Tool.select(Tool.id, Tool.name).where(Tool.id.in_(api_key.tool_scope)).tuples())
+        return [names[tool_id] for tool_id in api_key.tool_scope if tool_id in names]
 
 
 class NewApiKeySchema(ApiKeySchema):

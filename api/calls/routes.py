@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.bodies import Blueprint
+from api.ids import Id
 from api.auth import current_user, require_role, tool_in_scope
 from api.errors import abort
 from api.jobs import accepted, accepted_after_wait, call_budget, raise_for_failure, run_and_wait, wait_limit
@@ -18,7 +19,7 @@ from api.ratelimit import call_rate_limit
 from api.waits import waiting_threads
 from api.tools.routes import find_tool
 from api.tasks.schemas import ExecuteSchema
-from api.tasks.workflows import checked_definition, start_run
+from api.tasks.workflows import checked_tools, start_run
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
 from models import Session, Tool
 from jobs import ErrorType, Job, JobError, admission
@@ -34,6 +35,13 @@ CALL_ARGS, CALL_BODY = CallArgs(), CallSchema()
 CALL_FIELDS = (Tool.id, Tool.name, Tool.status, Tool.desired_state, Tool.auto_start, Tool.last_error)
 
 
+def check_own_session(session_id: int | None) -> None:
+    """404 unless the session is the caller's: calls are recorded in it."""
+    if session_id is not None and not Session.select().where(
+            (Session.id == session_id) & (Session.user_id == current_user().id)).exists():
+        abort(404, message=f"no session {session_id}")
+
+
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
                 asynchronous: bool = False):
     """Send one MCP request to the tool's owner: the result (sync) or 202 + task id (async)."""
@@ -42,9 +50,7 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
     except JobError as refused:
         abort(ErrorType.TOOL_NOT_RUNNING.http_status, message=str(refused), errors={"error_type": refused.error_type})
     user = current_user()
-    if session_id is not None and not Session.select().where(
-            (Session.id == session_id) & (Session.user_id == user.id)).exists():
-        abort(404, message=f"no session {session_id}")
+    check_own_session(session_id)
     if timeout is not None:
         timeout = min(timeout, get_settings().mcp.jobs.call_timeout_max_s)
         job_args = {**job_args, "timeout": timeout}
@@ -143,7 +149,7 @@ class GetPrompt(MethodView):
 def aggregated_tools() -> list[dict]:
     items = []
     for tool in Tool.select().where(Tool.status == "RUNNING").order_by(Tool.name):
-        if not tool_in_scope(tool.name):
+        if not tool_in_scope(tool.id):
             continue
         for mcp_tool in tool.mcp_tools or []:
             items.append({**mcp_tool, "name": f"{tool.name}{SEPARATOR}{mcp_tool['name']}",
@@ -156,7 +162,7 @@ class UnifiedCallSchema(Schema):
                          metadata={"description": "`<tool>__<mcp tool>`, as listed by /mcp/http/tools"})
     arguments = fields.Dict(load_default=dict)
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
-    session_id = fields.Integer()
+    session_id = Id()
 
 
 UNIFIED_CALL_BODY = UnifiedCallSchema()
@@ -227,11 +233,7 @@ class AgentExecute(MethodView):
     @blp.alt_response(202, description="async=true: follow the run at /tasks/{id}/events")
     def post(self, args, body):
         """Run steps now (a workflow run): ordered steps, parallel groups, ${step.path} references"""
-        definition = checked_definition({"steps": body["steps"]})
-        for step in definition["steps"]:
-            for each in step.get("parallel", [step]):
-                server = each.get("tool") or str(each.get("name", "")).partition(SEPARATOR)[0]
-                if not tool_in_scope(server):
-                    abort(404, message=f"no tool {server}")
-        return start_run(definition, current_user().id, None, body.get("session_id"), not args["async_"],
-                         body.get("timeout"))
+        definition = {"steps": body["steps"]}
+        check_own_session(body.get("session_id"))
+        return start_run(definition, checked_tools(definition), current_user().id, None, body.get("session_id"),
+                         not args["async_"], body.get("timeout"))

@@ -4,14 +4,15 @@ user's automatic session."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from api.auth import current_user, has_role, require_role
+from api.bodies import Blueprint
+from api.auth import current_user, has_role, require_role, tool_ids_in_scope
 from api.errors import abort
 from api.pagination import page_schema, paginate
 from api.sessions.schemas import (MessageListArgs, MessageSchema, SessionCreateSchema, SessionListArgs, SessionSchema,
                                   SessionWriteSchema)
 from models import Message, Session, utcnow
+from policy import access as policy
 
 blp = Blueprint("sessions", __name__, url_prefix="/sessions", description="Sessions and their call history")
 
@@ -19,8 +20,7 @@ blp = Blueprint("sessions", __name__, url_prefix="/sessions", description="Sessi
 def own_session(session_id: int) -> Session:
     """A session of the caller (admins may open anyone's); 404 otherwise."""
     session = Session.get_or_none(Session.id == session_id)
-    user = current_user()
-    if session is None or (session.user_id != user.id and not has_role(user, "admin")):
+    if session is None or not policy.may_open_session(current_user(), session.user_id):
         abort(404, message=f"no session {session_id}")
     return session
 
@@ -62,7 +62,7 @@ class AutoSession(MethodView):
         return session or Session.create(user_id=user.id, is_auto=True, name="Automatic session")
 
 
-@blp.route("/<int:session_id>")
+@blp.route("/<id:session_id>")
 class SessionById(MethodView):
     @require_role("viewer")
     @blp.response(200, SessionSchema)
@@ -89,15 +89,18 @@ class SessionById(MethodView):
         own_session(session_id).delete_instance(recursive=True)
 
 
-@blp.route("/<int:session_id>/messages")
+@blp.route("/<id:session_id>/messages")
 class SessionMessages(MethodView):
     @require_role("viewer")
     @blp.arguments(MessageListArgs, location="query")
     @blp.response(200, page_schema(MessageSchema))
     def get(self, args, session_id):
-        """The session's calls, oldest first"""
+        """The session's calls, oldest first (with an API key: the calls of the tools in its scope)"""
         session = own_session(session_id)
         query = Message.select().where(Message.session == session.id).order_by(Message.id)
+        scope = tool_ids_in_scope()  # policy.may_see_message, as a filter
+        if scope is not None:
+            query = query.where(Message.tool_id.in_(sorted(scope)))
         for field in ("status", "tool_id", "tool_name"):
             if field in args:
                 query = query.where(getattr(Message, field) == args[field])

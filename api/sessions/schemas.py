@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from api.ids import Id
 from api.pagination import PageArgs
 from api.schemas import StrictSchema, UTCDateTime
 
@@ -56,5 +57,5 @@ class MessageSchema(Schema):
 
 class MessageListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(["succeeded", "failed", "cancelled"]))
-    tool_id = fields.Integer()
+    tool_id = Id()
     tool_name = fields.String()

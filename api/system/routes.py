@@ -10,10 +10,10 @@ import peewee
 import redis
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api import STARTED_AT_KEY, VERSION
+from api.bodies import Blueprint
 from api.auth import require_role
 from api.extensions import get_redis, get_settings
 from api.schemas import UTCDateTime

@@ -5,44 +5,33 @@ import json
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from api.auth import current_api_key, current_user, has_role, require_role
+from api.bodies import Blueprint
+from api.auth import authenticate, current_api_key, current_user, has_role, require_role, tool_ids_in_scope
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
 from api.pagination import page_schema, paginate
+from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, TaskSchema, WorkflowCreateSchema,
                                WorkflowWriteSchema)
 from api.tasks.views import task_view
-from api.tasks.workflows import checked_definition, latest_run, run_status, start_run
+from api.tasks.workflows import checked_tools, latest_run, run_status, start_run
 from api.tools.schemas import WaitArgs
 from api.waits import waiting_threads
-from models import FINAL_STATUSES, Task, Tool, new_id
-from jobs import WORKFLOW_KIND
-from jobs import stream
+from jobs import WORKFLOW_KIND, stream
+from models import FINAL_STATUSES, Task, new_id
+from policy import access as policy
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="Jobs: lifecycle actions and tool calls")
 SSE_KEEPALIVE_MS = 15000
 
 
-def tool_ids_in_scope() -> list[int] | None:
-    """The ids of the tools this request's API key may use; None when it may use all (or is a JWT)."""
-    api_key = current_api_key()
-    if api_key is None or api_key.tool_scope is None:
-        return None
-    return [tool.id for tool in Tool.select(Tool.id).where(Tool.name.in_(api_key.tool_scope))]
-
-
 def visible_task(task_id: str) -> dict:
+    """The task (row, or its in-flight view) when this request may see it; 404 otherwise."""
     view = task_view(task_id)
-    if view is None:
-        abort(404, message=f"no task {task_id}")
-    user = current_user()
-    if view.get("user_id") not in (None, user.id) and not has_role(user, "operator"):
-        abort(404, message=f"no task {task_id}")
-    scope = tool_ids_in_scope()
-    if scope is not None and view.get("tool_id") is not None and view["tool_id"] not in scope:
+    caller = authenticate()
+    if view is None or not policy.may_see_task(caller.user, caller.api_key, view):
         abort(404, message=f"no task {task_id}")
     return view
 
@@ -62,8 +51,13 @@ class Tasks(MethodView):
         if args.get("mine") or not has_role(user, "operator"):
             query = query.where(Task.user_id == user.id)
         scope = tool_ids_in_scope()
-        if scope is not None:  # an API key sees the tasks of its tools, and its user's tool-less ones
+        if scope is not None:  # an API key sees the tasks of its tools, and its user's tool-less ones...
             query = query.where(Task.tool_id.in_(scope) | (Task.tool_id.is_null() & (Task.user_id == user.id)))
+            # ...of which workflows only when all their steps' tools are in scope (policy.may_see_task)
+            api_key = current_api_key()
+            tasks = [task for task in query if task.tool_id is not None
+                     or policy.may_see_task(user, api_key, task.__data__)]
+            return paginate(tasks, args)
         return paginate(query, args)
 
     @require_role("operator")
@@ -71,13 +65,14 @@ class Tasks(MethodView):
     @blp.response(201, TaskSchema)
     def post(self, body):
         """Store a workflow: ordered steps and parallel groups of tool calls (start it with /start)"""
+        checked_tools(body["definition"])
         return Task.create(id=new_id(), kind="workflow", status="created", name=body["name"],
-                           definition=checked_definition(body["definition"]), schedule=body.get("schedule"),
-                           user_id=current_user().id)
+                           definition=body["definition"], schedule=body.get("schedule"), user_id=current_user().id)
 
 
 @blp.route("/<task_id>")
 class TaskById(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200, TaskSchema)
     def get(self, task_id):
@@ -88,10 +83,9 @@ class TaskById(MethodView):
     @blp.arguments(WorkflowWriteSchema)
     @blp.response(200, TaskSchema)
     def put(self, body, task_id):
-        """Change a stored workflow (name, definition, schedule)"""
-        task = stored_workflow(task_id)
-        if "definition" in body:
-            checked_definition(body["definition"])
+        """Change a stored workflow (name, definition, schedule): its owner, or an admin"""
+        task = owned_workflow(task_id)
+        checked_tools(body.get("definition", task.definition))
         for field, value in body.items():
             setattr(task, field, value)
         task.save()
@@ -100,8 +94,10 @@ class TaskById(MethodView):
     @require_role("operator")
     @blp.response(204)
     def delete(self, task_id):
-        """Delete a stored workflow, or the record of a finished job"""
+        """Delete a stored workflow (its owner, or an admin), or the record of a finished job"""
         view = visible_task(task_id)
+        if view.get("kind") == "workflow":
+            owned_workflow(task_id)
         if view["status"] in ("queued", "running"):
             abort(409, message=f"task {task_id} is {view['status']}: cancel it first")
         Task.delete().where(Task.id == task_id).execute()
@@ -109,6 +105,7 @@ class TaskById(MethodView):
 
 @blp.route("/<task_id>/status")
 class TaskStatus(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200, RunStatusSchema)
     def get(self, task_id):
@@ -128,8 +125,9 @@ class StartTask(MethodView):
     def post(self, args, task_id):
         """Run a stored workflow (a job of kind workflow_run; its steps are jobs too)"""
         task = stored_workflow(task_id)
-        return start_run(checked_definition(task.definition), current_user().id, task.id, None, args["wait"],
-                         args.get("timeout"))
+        # It runs as the caller, with the caller's rights now (not those of whoever stored it).
+        return start_run(task.definition, checked_tools(task.definition), current_user().id, task.id, None,
+                         args["wait"], args.get("timeout"))
 
 
 @blp.route("/<task_id>/stop")
@@ -160,6 +158,14 @@ def stored_workflow(task_id: str) -> Task:
     return Task.get_by_id(task_id)
 
 
+def owned_workflow(task_id: str) -> Task:
+    """A stored workflow the caller may change: its runs act as its owner, so only they or an admin."""
+    task = stored_workflow(task_id)
+    if not policy.may_change_workflow(current_user(), task.user_id):
+        abort(403, message=f"workflow {task_id} belongs to another user: only they or an admin may change it")
+    return task
+
+
 @blp.route("/<task_id>/cancel")
 class CancelTask(MethodView):
     @require_role("operator")
@@ -174,6 +180,7 @@ class CancelTask(MethodView):
 
 
 @blp.route("/<task_id>/events")
+@poll_rate_limit
 @require_role("viewer")
 def task_events(task_id):
     """Server-sent events of a job: progress, log messages, then its result (the stream ends there)"""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from api.ids import Id
 from api.pagination import PageArgs
 from api.schemas import StrictSchema, UTCDateTime
 from models.tasks import TASK_STATUSES
@@ -39,7 +40,7 @@ class AcceptedSchema(Schema):
 class TaskListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     kind = fields.String()
-    tool_id = fields.Integer()
+    tool_id = Id()
     parent_id = fields.String()
     mine = fields.Boolean(metadata={"description": "Only my tasks."})
 
@@ -67,7 +68,7 @@ def check_cron(value: str | None) -> None:
 
 class WorkflowWriteSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    definition = fields.Dict(metadata={"description": "{\"steps\": [...]}: see workers/workflows.py"})
+    definition = fields.Dict(metadata={"description": "{\"steps\": [...]}: see jobs/workflow.py"})
     schedule = fields.String(allow_none=True, validate=check_cron,
                              metadata={"description": "Cron expression; runs are started by the scheduler."})
 
@@ -79,7 +80,7 @@ class WorkflowCreateSchema(WorkflowWriteSchema):
 
 class ExecuteSchema(StrictSchema):
     steps = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=100))
-    session_id = fields.Integer()
+    session_id = Id()
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600),
                            metadata={"description": "Seconds for the whole run."})
 

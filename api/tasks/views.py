@@ -2,9 +2,11 @@
 (calls answered synchronously have no row until the worker writes it, just after the reply)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from api.extensions import get_redis, get_settings
+from api.jobs import in_flight_key
 from models import FINAL_STATUSES, Task
 from jobs import stream
 from jobs import Job
@@ -23,16 +25,27 @@ def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -
                 "created_at": datetime.fromtimestamp(job.submitted_at, timezone.utc).replace(tzinfo=None)}
     final = final or stream.final_event(get_redis(), get_settings(), task_id)
     if final is None:
-        if view is None and stream.read(get_redis(), get_settings(), task_id):
-            return {"id": task_id, "status": "running"}
+        if view is None:
+            # In flight, no row yet: the owner and tool the API kept when its wait ran out. Without them
+            # the task has no known owner, which policy.access shows to no viewer and no scoped key.
+            in_flight = get_redis().get(in_flight_key(task_id))
+            if in_flight is not None:
+                return _from_job_description(task_id, json.loads(in_flight), "running")
+            if stream.read(get_redis(), get_settings(), task_id):
+                return {"id": task_id, "status": "running"}
         return view
     if view is None:  # the worker names kind, tool, user and arguments: the row is not written yet
-        view = {"id": task_id, **(final.get("job") or {})}
-        submitted_at = view.pop("submitted_at", None)
-        if submitted_at:
-            view["created_at"] = datetime.fromtimestamp(submitted_at, timezone.utc).replace(tzinfo=None)
+        view = _from_job_description(task_id, final.get("job") or {}, final["status"])
     view.update(status=final["status"], result=final.get("result"), error=final.get("error"),
                 error_type=final.get("error_type"), worker_id=final.get("worker"))
     if final.get("timings"):
         view["duration_ms"] = final["timings"].get("run_ms")
+    return view
+
+
+def _from_job_description(task_id: str, described: dict, status: str) -> dict:
+    view = {"id": task_id, **described, "status": status}
+    submitted_at = view.pop("submitted_at", None)
+    if submitted_at:
+        view["created_at"] = datetime.fromtimestamp(submitted_at, timezone.utc).replace(tzinfo=None)
     return view

@@ -5,31 +5,39 @@ import time
 
 from flask import jsonify
 
+from api.auth import authenticate
 from api.errors import abort
 from api.extensions import get_settings
 from api.jobs import accepted, accepted_after_wait, get_jobs, wait_limit
 from api.tasks.schemas import TaskSchema
 from api.tasks.views import task_view
-from models import Task, Tool
 from jobs import WORKFLOW_KIND, Job, JobError
-from workers.workflows import WorkflowError, validate_definition
+from models import Task
+from policy import access as policy
+from jobs.workflow import WorkflowError
 
 
-def checked_definition(definition: dict) -> dict:
-    """422 unless every step is well formed and names an existing tool."""
+def checked_tools(definition: dict) -> dict[str, int]:
+    """{tool name: id} of the steps; 422 unless every step is well formed and names a tool this request
+    may call (a tool outside an API key's scope reads as no tool at all, as everywhere else)."""
+    caller = authenticate()
     try:
-        validate_definition(definition, {tool.name for tool in Tool.select(Tool.name)})
-    except WorkflowError as error:
+        tool_ids = policy.workflow_tool_ids(definition)
+        refused = policy.refused_workflow_tools(caller.user, caller.api_key, tool_ids.values())
+        if refused:
+            raise policy.UnknownTools(sorted(name for name, tool_id in tool_ids.items() if tool_id in refused))
+    except (WorkflowError, policy.UnknownTools) as error:
         abort(422, message=f"the workflow is not valid: {error}", errors={"definition": [str(error)]})
-    return definition
+    return tool_ids
 
 
-def start_run(definition: dict, user_id: int, parent_id: str | None, session_id: int | None, wait: bool,
-              timeout: float | None):
-    """Run a workflow as a job: 202 + task id, or (wait) the finished run."""
+def start_run(definition: dict, tool_ids: dict[str, int], user_id: int, parent_id: str | None,
+              session_id: int | None, wait: bool, timeout: float | None):
+    """Run a workflow as a job: 202 + task id, or (wait) the finished run. `tool_ids` are the tools
+    checked by `checked_tools`: the worker runs those, whatever they are called by then."""
     wait_s = wait_limit(timeout)
     job = Job(kind=WORKFLOW_KIND, user_id=user_id, session_id=session_id, parent_id=parent_id,
-              args={"definition": definition}, deadline=time.time() + (timeout or get_settings().mcp.jobs.wait_max_s))
+              args={"definition": definition, "tool_ids": tool_ids}, deadline=time.time() + (timeout or get_settings().mcp.jobs.wait_max_s))
     # A row first, even when waiting: the workflow's status finds its runs by it.
     reply = accepted(job)
     if not wait:

@@ -6,14 +6,16 @@ import logging
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from api.bodies import Blueprint
 from api.auth import current_user, has_role, require_role, tool_in_scope
 from api.errors import abort
 from api.extensions import get_redis, get_settings
+from api.ids import parse_id
 from api.jobs import accepted, accepted_after_wait, enqueue_recorded, get_jobs, run_and_wait, wait_limit
 from api.pagination import page_schema, paginate
+from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from api.tasks.views import task_view
 from api.tools import mcpservers
@@ -23,22 +25,27 @@ from models import LogEntry, Tool, db, utcnow
 from models.fastget import get_by
 from jobs import Job, JobError
 from jobs.keys import live_key
+from policy import access as policy
 
 blp = Blueprint("tools", __name__, url_prefix="/tools", description="MCP servers managed by the platform")
 log = logging.getLogger("mcps.api.tools")
 
 # Changing these is defining what code runs (or where requests go): admins only.
 EXECUTION_FIELDS = ("transport", "command", "args", "env", "cwd", "url", "headers")
+# Limits, timeouts and the restart policy bound what a tool may cost the platform: admins set them.
+ADMIN_FIELDS = EXECUTION_FIELDS + ("memory_limit_mb", "cpu_limit_percent", "call_timeout_s", "restart_on_failure",
+                                   "max_restart_attempts")
 
 
 def find_tool(tool_ref: str, only: tuple | None = None) -> Tool:
     """A tool by id or by name (just the columns `only`, when given); 404 when missing, and 404 too
     when the API key may not see it."""
-    if tool_ref.isdigit():
-        tool = get_by(Tool, Tool.id, int(tool_ref), only)
+    tool_id = parse_id(tool_ref)  # "²", "１" or a number past 64 bits are no id: read as (unknown) names
+    if tool_id is not None:
+        tool = get_by(Tool, Tool.id, tool_id, only)
     else:
         tool = get_by(Tool, Tool.name, tool_ref, only)
-    if tool is None or not tool_in_scope(tool.name):
+    if tool is None or not tool_in_scope(tool.id):
         abort(404, message=f"no tool {tool_ref}")
     return tool
 
@@ -59,7 +66,7 @@ class Tools(MethodView):
                                 | Tool.description.contains(args["q"]))
         # Tags are matched here, not in SQL: a JSONField would encode the LIKE pattern as JSON.
         tools = [tool for tool in query
-                 if tool_in_scope(tool.name) and ("tag" not in args or args["tag"] in (tool.tags or []))]
+                 if tool_in_scope(tool.id) and ("tag" not in args or args["tag"] in (tool.tags or []))]
         return paginate(tools, args)
 
     @require_role("admin")
@@ -84,7 +91,7 @@ class AvailableTools(MethodView):
         running = Tool.select().where(Tool.status == "RUNNING").order_by(Tool.name)
         return {"items": [{"id": t.id, "name": t.name, "display_name": t.display_name, "tools": t.mcp_tools,
                            "resources": t.mcp_resources, "prompts": t.mcp_prompts}
-                          for t in running if tool_in_scope(t.name)]}
+                          for t in running if tool_in_scope(t.id)]}
 
 
 @blp.route("/export")
@@ -94,7 +101,7 @@ class ExportTools(MethodView):
     @blp.response(200, McpServersSchema)
     def get(self, args):
         """Export every tool as an `mcpServers` document (Claude Desktop / Cursor format)"""
-        tools = [tool for tool in Tool.select().order_by(Tool.name) if tool_in_scope(tool.name)]
+        tools = [tool for tool in Tool.select().order_by(Tool.name) if tool_in_scope(tool.id)]
         return mcpservers.export_tools(tools, args["include_secrets"])
 
 
@@ -125,11 +132,12 @@ class ToolByRef(MethodView):
     @blp.arguments(ToolDefinitionSchema)
     @blp.response(200, ToolSchema)
     def put(self, body, tool_ref):
-        """Change a tool (admins only for transport, command, args, env, cwd, url, headers)"""
+        """Change a tool (admins only for what it runs, its limits, timeout and restart policy)"""
         tool = find_tool(tool_ref)
+        admin_only = [field for field in ADMIN_FIELDS if field in body]
+        if admin_only and not has_role(current_user(), "admin"):
+            abort(403, message=f"only admins may change {', '.join(admin_only)}")
         touched = [field for field in EXECUTION_FIELDS if field in body]
-        if touched and not has_role(current_user(), "admin"):
-            abort(403, message=f"only admins may change {', '.join(touched)}")
         if "name" in body and body["name"] != tool.name and Tool.select().where(Tool.name == body["name"]).exists():
             abort(409, message=f"a tool named {body['name']} exists")
         merged = {field: getattr(tool, field) for field in EXECUTION_FIELDS} | {f: body[f] for f in touched}
@@ -163,6 +171,7 @@ class ToolByRef(MethodView):
         user = current_user()
         with db.atomic():
             Tool.delete().where(Tool.id == tool.id).execute()
+            policy.forget_tool(tool.id)  # its id may be given to the next tool: no key may keep it
             # Its log goes with it: SQLite hands a deleted highest id to the next tool created.
             LogEntry.delete().where(LogEntry.tool_id == tool.id).execute()
             LogEntry.create(category="operations", level="INFO", user_id=user.id, source="api",
@@ -222,6 +231,7 @@ class RestartTool(MethodView):
 
 @blp.route("/<tool_ref>/status")
 class ToolStatus(MethodView):
+    @poll_rate_limit
     @require_role("viewer")
     @blp.response(200)
     def get(self, tool_ref):

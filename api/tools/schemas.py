@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from api.ids import Id
 from api.pagination import PageArgs
 from api.schemas import StrictSchema, UTCDateTime
 from models.tools import STATUSES, TRANSPORTS
@@ -152,7 +153,7 @@ class CallSchema(StrictSchema):
                          metadata={"description": "The MCP tool's name on this server."})
     arguments = fields.Dict(load_default=dict)
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
-    session_id = fields.Integer()
+    session_id = Id()
 
 
 class ReadResourceSchema(StrictSchema):

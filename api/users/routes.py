@@ -1,12 +1,13 @@
-"""/api/v1/users: user management, admins only. There is always at least one active admin."""
+"""/api/v1/users: user management, admins only and with a login (JWT): an API key, even an admin's,
+manages no users, as it mints no credentials. There is always at least one active admin."""
 from __future__ import annotations
 
 import logging
 
 import peewee
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.bodies import Blueprint
 from api.auth import current_user, require_role
 from api.auth.passwords import generate_password, hash_password
 from api.auth.schemas import UserSchema
@@ -16,7 +17,7 @@ from api.pagination import page_schema, paginate
 from api.users.accounts import LastAdmin, UsernameTaken, check_keeps_an_admin, create_user
 from api.users.schemas import (GeneratedPasswordSchema, ResetPasswordSchema, UserCreateSchema, UserListArgs,
                                UserUpdateSchema, UserWithPasswordSchema)
-from models import User, db, utcnow
+from models import Message, Session, Task, User, db, utcnow
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="User management (admins)")
 log = logging.getLogger("mcps.api.users")
@@ -29,9 +30,18 @@ def get_user_or_404(user_id: int) -> User:
     return user
 
 
+def delete_user_data(user_id: int) -> None:
+    """What belongs to a user goes with them: SQLite gives a deleted highest id to the next user
+    created, who would otherwise inherit the history, the tasks and the scheduled workflows."""
+    Message.delete().where(Message.session.in_(Session.select(Session.id).where(Session.user_id == user_id))).execute()
+    Message.delete().where(Message.user_id == user_id).execute()
+    Session.delete().where(Session.user_id == user_id).execute()
+    Task.delete().where(Task.user_id == user_id).execute()
+
+
 @blp.route("")
 class Users(MethodView):
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.arguments(UserListArgs, location="query")
     @blp.response(200, page_schema(UserSchema))
     def get(self, args):
@@ -45,7 +55,7 @@ class Users(MethodView):
             query = query.where(User.username.contains(args["q"]) | User.email.contains(args["q"]))
         return paginate(query, args)
 
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserWithPasswordSchema)
     @blp.alt_response(409, "CONFLICT")
@@ -62,16 +72,16 @@ class Users(MethodView):
         return user
 
 
-@blp.route("/<int:user_id>")
+@blp.route("/<id:user_id>")
 class UserById(MethodView):
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, "NOT_FOUND")
     def get(self, user_id):
         """One user"""
         return get_user_or_404(user_id)
 
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, "NOT_FOUND")
@@ -94,27 +104,28 @@ class UserById(MethodView):
                  current_user().username)
         return user
 
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.response(204)
     @blp.alt_response(404, "NOT_FOUND")
     @blp.alt_response(409, "CONFLICT", description="The last active admin")
     def delete(self, user_id):
-        """Delete a user and their API keys"""
+        """Delete a user with their API keys, sessions (call history), tasks and stored workflows"""
         with db.atomic():
             user = get_user_or_404(user_id)
             try:
                 check_keeps_an_admin(user, deleting=True)
             except LastAdmin as error:
                 abort(409, message=str(error))
+            delete_user_data(user.id)
             user.delete_instance()
         # Their tokens must die with them (SQLite may hand the id to the next user created).
         revoke_all_tokens(user_id)
         log.info("event=users.deleted user=%s by=%s", user.username, current_user().username)
 
 
-@blp.route("/<int:user_id>/reset-password")
+@blp.route("/<id:user_id>/reset-password")
 class ResetPassword(MethodView):
-    @require_role("admin")
+    @require_role("admin", api_key=False)
     @blp.arguments(ResetPasswordSchema, required=False)
     @blp.response(200, GeneratedPasswordSchema)
     @blp.alt_response(404, "NOT_FOUND")

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from api.auth import current_api_key, current_user, require_role, tool_in_scope
 from api.errors import abort
 from api.ratelimit import call_rate_limit
+from models import Tool
 
 blp = Blueprint("probe", __name__, url_prefix="/probe")
 
@@ -15,7 +16,8 @@ class ProbeCall(MethodView):
     @require_role("operator")
     @blp.response(200)
     def post(self, tool_name):
-        if not tool_in_scope(tool_name):
+        tool = Tool.get_or_none(Tool.name == tool_name)
+        if tool is None or not tool_in_scope(tool.id):
             abort(403, message=f"this API key may not use {tool_name}")
         api_key = current_api_key()
         return {"tool": tool_name, "user": current_user().username, "api_key": api_key.name if api_key else None}

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from api.users.accounts import create_user
-from models import ApiKey, utcnow
+from models import ApiKey, Tool, utcnow
 from tests.api.conftest import LOGIN, PASSWORD, bearer
 
 KEYS = "/api/v1/auth/api-keys"
@@ -108,6 +108,8 @@ def test_given_a_scoped_key_then_tool_in_scope_allows_only_its_tools(with_probe_
     client = app.test_client()
     with app.app_context():
         create_user("olga", PASSWORD, role="operator")
+        for name in ("time", "git"):
+            Tool.create(name=name, transport="stdio", command="uvx")
     jwt = bearer(client.post(LOGIN, json={"username": "olga", "password": PASSWORD}).json["access_token"])
     scoped = {"X-API-Key": create_key(client, jwt, tool_scope=["time"])["key"]}
     unscoped = {"X-API-Key": create_key(client, jwt, name="all")["key"]}

@@ -51,6 +51,47 @@ def test_given_max_failed_logins_when_logging_in_then_423_locked_even_with_the_r
     assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60 + 1
 
 
+def test_given_failed_logins_then_an_unknown_user_is_answered_exactly_as_an_existing_one(make_app):
+    # Given an existing user and a name nobody has
+    app = make_app(**{"security.max_login_attempts": 3, "security.lockout_minutes": 15})
+    client = app.test_client()
+    with app.app_context():
+        from api.users.accounts import create_user
+        create_user("ann", PASSWORD)
+
+    # When both are tried with wrong passwords, then once more (ann with her right one)
+    def attempts(username, last_password):
+        answers = [client.post(LOGIN, json={"username": username, "password": "wrong-pass"}) for _ in range(3)]
+        answers.append(client.post(LOGIN, json={"username": username, "password": last_password}))
+        return [(a.status_code, a.json["message"].split(";")[0]) for a in answers]
+
+    # Then the answers are the same: nothing tells that ann exists
+    assert attempts("ann", PASSWORD) == attempts("nobody", "a-guess") == [
+        (401, "invalid username or password"), (401, "invalid username or password"),
+        (423, "account locked after too many failed logins"), (423, "account locked after too many failed logins")]
+
+
+def test_given_one_address_failing_many_logins_then_only_that_address_waits_and_not_the_management_budget(make_app):
+    # Given a management budget smaller than the failures, and a per-address limit of failed logins
+    app = make_app(**{"rate_limits.management": "5 per minute", "security.max_login_failures_per_ip": 8,
+                      "security.max_login_attempts": 100})
+    client = app.test_client()
+    with app.app_context():
+        from api.users.accounts import create_user
+        create_user("ann", PASSWORD)
+
+    # When one address fails 8 logins (more than the management budget)
+    failures = [client.post(LOGIN, json={"username": f"guess{i}", "password": "wrong-pass"}).status_code
+                for i in range(8)]
+
+    # Then each was a plain 401; the 9th attempt from there waits (429), another address still logs in
+    assert failures == [401] * 8
+    assert client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).status_code == 429
+    other = client.post(LOGIN, json={"username": "ann", "password": PASSWORD},
+                        environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other.status_code == 200
+
+
 def test_given_a_lock_that_expired_when_logging_in_then_it_succeeds_and_failures_reset(client, make_user):
     user = make_user("ann")
     User.update(locked_until=utcnow() - timedelta(seconds=1), failed_logins=2).where(User.id == user.id).execute()

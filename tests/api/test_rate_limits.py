@@ -70,3 +70,41 @@ def test_given_a_call_endpoint_then_it_uses_the_calls_budget_not_the_management_
     assert calls[-1].json["errors"]["error_type"] == "rate_limited"
     assert 1 <= int(calls[-1].headers["Retry-After"]) <= 60
     assert client.get(INFO, headers=olga).status_code == 200  # 1 of 3 management requests (login was per IP)
+
+
+def test_given_a_client_polling_its_task_then_the_management_budget_is_not_spent(make_app):
+    # Given a management budget of 3 a minute and a task of the user's
+    from models import Task, User
+
+    app = make_app(**{"rate_limits.management": "3 per minute", "rate_limits.calls": "1000 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        create_user("ann", PASSWORD, role="operator")
+        Task.create(id="t1", kind="call", user_id=User.get(User.username == "ann").id, status="running")
+        tool = make_stdio_tool("poll", "legacy_server.py")
+    ann = bearer(client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).json["access_token"])
+
+    # When it polls the task, its status and a tool's status, as the README says to after a 202
+    polls = [client.get(path, headers=ann).status_code for path in
+             ["/api/v1/tasks/t1", "/api/v1/tasks/t1/status", f"/api/v1/tools/{tool.id}/status"] * 4]
+
+    # Then every poll is answered, and management requests still have their whole budget
+    assert polls == [200] * 12
+    assert [client.get(INFO, headers=ann).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_given_a_poll_budget_when_spent_then_429_with_retry_after(make_app):
+    from models import Task
+
+    app = make_app(**{"rate_limits.calls": "3 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        user = create_user("ann", PASSWORD)
+        Task.create(id="t1", kind="call", user_id=user.id, status="running")
+    ann = bearer(client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).json["access_token"])
+
+    statuses = [client.get("/api/v1/tasks/t1", headers=ann).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    refused = client.get("/api/v1/tasks/t1", headers=ann)
+    assert refused.json["code"] == 429 and 0 < int(refused.headers["Retry-After"]) <= 61

@@ -1,10 +1,15 @@
 """Access control over EVERY /api/v1 endpoint of the app, including those added after these tests.
 
 A new endpoint is covered automatically: it must answer 401 without credentials, and 403 to a viewer
-when it writes, unless it is added to one of the explicit allowlists below.
+when it writes, unless it is added to one of the explicit allowlists below. API keys (unscoped and
+scoped, of every role) answer as their user's login does, except on JWT_ONLY endpoints (403), and a
+scoped key reaches no tool outside its scope on any path: per tool, aggregated, workflows, history.
 """
 import pytest
-from werkzeug.routing import IntegerConverter
+
+from models import ROLES, Message, Session, Task, Tool
+
+from api.ids import IdConverter
 
 from tests.api.conftest import bearer
 
@@ -18,15 +23,25 @@ SELF_SERVICE = {
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/change-password"),
     ("POST", "/api/v1/auth/api-keys"),
-    ("DELETE", "/api/v1/auth/api-keys/<int:key_id>"),
+    ("DELETE", "/api/v1/auth/api-keys/<id:key_id>"),
 }
 # Reads that need more than the viewer role.
 PRIVILEGED_READS = {
     ("GET", "/api/v1/users"),
-    ("GET", "/api/v1/users/<int:user_id>"),
+    ("GET", "/api/v1/users/<id:user_id>"),
     ("GET", "/api/v1/tools/export"),  # can include secrets
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+# Credentials and user management: an API key, even an admin's, must not mint or manage credentials.
+JWT_ONLY = SELF_SERVICE | {
+    ("POST", "/api/v1/auth/register"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users/<id:user_id>"),
+    ("PUT", "/api/v1/users/<id:user_id>"),
+    ("DELETE", "/api/v1/users/<id:user_id>"),
+    ("POST", "/api/v1/users/<id:user_id>/reset-password"),
+}
 
 
 def api_endpoints(app):
@@ -35,17 +50,25 @@ def api_endpoints(app):
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if not rule.rule.startswith("/api/v1/"):
             continue
-        values = {name: 999999 if isinstance(converter, IntegerConverter) else "nonexistent"
+        values = {name: 999999 if isinstance(converter, IdConverter) else "nonexistent"
                   for name, converter in rule._converters.items()}
         url = adapter.build(rule.endpoint, values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, rule.rule, url
 
 
-def call(client, method, url, headers=None):
+def call(client, method, url, headers=None, json=None):
     # Writes carry an empty JSON body: if validation ran before the access check it would answer 422.
-    body = {"json": {}} if method in WRITES else {}
+    body = {"json": json or {}} if method in WRITES else {}
     return client.open(url, method=method, headers=headers or {}, **body)
+
+
+# Valid bodies, for the sweeps that must get past validation to the tool lookup.
+VALID_BODIES = {
+    "/api/v1/tools/<tool_ref>/call": {"tool": "echo"},
+    "/api/v1/tools/<tool_ref>/resources/read": {"uri": "file:///x"},
+    "/api/v1/tools/<tool_ref>/prompts/get": {"name": "p"},
+}
 
 
 @pytest.fixture
@@ -57,7 +80,7 @@ def endpoints(app):
 
 def test_every_allowlisted_endpoint_exists(endpoints):
     known = {(method, rule) for method, rule, _url in endpoints}
-    assert (PUBLIC | SELF_SERVICE | PRIVILEGED_READS) <= known
+    assert (PUBLIC | SELF_SERVICE | PRIVILEGED_READS | JWT_ONLY) <= known
 
 
 def test_given_no_credentials_when_calling_any_endpoint_then_401_json_unless_public(client, endpoints):
@@ -118,3 +141,161 @@ def test_given_roles_then_admin_includes_operator_includes_viewer(app):
     assert ROLE_RANK["admin"] > ROLE_RANK["operator"] > ROLE_RANK["viewer"]
     assert has_role(User(role="admin"), "operator") and has_role(User(role="operator"), "viewer")
     assert not has_role(User(role="operator"), "admin") and not has_role(User(role="viewer"), "operator")
+
+
+# -- API keys ---------------------------------------------------------------------------------------
+
+def create_key(client, jwt_headers, **body) -> dict:
+    response = client.post("/api/v1/auth/api-keys", headers=jwt_headers, json={"name": "k", **body})
+    assert response.status_code == 201, response.json
+    return {"X-API-Key": response.json["key"]}
+
+
+@pytest.fixture
+def two_tools(app):
+    """`inscope` and `outside`, stopped (a call answers 409 without reaching any worker)."""
+    with app.app_context():
+        return {name: Tool.create(name=name, transport="stdio", command="uvx").id for name in ("inscope", "outside")}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_given_an_unscoped_key_of_each_role_then_it_answers_as_its_users_login_except_credentials(
+        client, endpoints, make_user, login, role):
+    make_user(f"{role}-k", role)
+    key = create_key(client, bearer(login(f"{role}-k")["access_token"]))
+    wrong = []
+    for method, rule, url in endpoints:
+        if (method, rule) in PUBLIC or (method, rule) == ("POST", "/api/v1/auth/refresh"):
+            continue
+        as_key = call(client, method, url, key).status_code
+        if (method, rule) in JWT_ONLY:
+            expected = 403
+        else:
+            expected = call(client, method, url, bearer(login(f"{role}-k")["access_token"])).status_code
+        if as_key != expected:
+            wrong.append((method, rule, as_key, expected))
+    assert wrong == [], "(method, rule, with the key, expected)"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_given_a_scoped_key_of_each_role_then_tools_outside_its_scope_do_not_exist(
+        client, endpoints, make_user, login, two_tools, role):
+    make_user(f"{role}-k", role)
+    jwt = bearer(login(f"{role}-k")["access_token"])
+    scoped = create_key(client, jwt, tool_scope=["inscope"])
+    unscoped = create_key(client, jwt, name="all")
+    wrong = []
+    for method, rule, url in endpoints:
+        if "<tool_ref>" not in rule:
+            continue
+        for ref in (str(two_tools["outside"]), "outside"):
+            outside_url = url.replace("/nonexistent", f"/{ref}")
+            status = call(client, method, outside_url, scoped, VALID_BODIES.get(rule)).status_code
+            forbidden_by_role = call(client, method, url, unscoped).status_code == 403
+            if status != (403 if forbidden_by_role else 404):
+                wrong.append((method, outside_url, status))
+        if method != "DELETE":  # the in-scope tool answers as with an unscoped key
+            inside_url = url.replace("/nonexistent", "/inscope")
+            if call(client, method, inside_url, scoped).status_code != call(client, method, inside_url,
+                                                                          unscoped).status_code:
+                wrong.append((method, inside_url, "differs from an unscoped key"))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("role", ["operator", "admin"])
+def test_given_a_scoped_key_then_aggregated_calls_and_lists_reach_only_its_tools(
+        app, client, make_user, login, two_tools, role):
+    make_user(f"{role}-k", role)
+    scoped = create_key(client, bearer(login(f"{role}-k")["access_token"]), tool_scope=[two_tools["inscope"]])
+    with app.app_context():
+        Tool.update(status="RUNNING", mcp_tools=[{"name": "echo"}]).execute()
+
+    listed = client.get("/api/v1/mcp/http/tools", headers=scoped).json["tools"]
+    agent = client.get("/api/v1/mcp/agent/tools", headers=scoped).json["tools"]
+    available = client.get("/api/v1/tools/available", headers=scoped).json["items"]
+    assert [t["name"] for t in listed] == [t["name"] for t in agent] == ["inscope__echo"]
+    assert [t["name"] for t in available] == ["inscope"]
+    for path in ("/api/v1/mcp/http/call", "/api/v1/mcp/unified/call"):
+        response = client.post(path, headers=scoped, json={"name": "outside__echo", "arguments": {}})
+        assert response.status_code == 404 and response.json["code"] == 404
+
+
+@pytest.mark.parametrize("steps", [
+    [{"id": "a", "tool": "outside", "call": "echo"}],
+    [{"id": "a", "name": "outside__echo"}],
+    [{"id": "a", "tool": "inscope", "call": "echo", "name": "outside__echo"}],  # one step, two tools
+    [{"id": "a", "tool": "inscope", "call": "echo"}, {"parallel": [{"id": "b", "name": "outside__echo"}]}],
+], ids=["tool", "name", "tool and name", "in a parallel group"])
+@pytest.mark.parametrize("role", ["operator", "admin"])
+def test_given_a_scoped_key_then_workflows_naming_a_tool_outside_it_are_refused_before_running(
+        app, client, make_user, login, two_tools, role, steps):
+    make_user(f"{role}-k", role)
+    jwt = bearer(login(f"{role}-k")["access_token"])
+    scoped = create_key(client, jwt, tool_scope=["inscope"])
+
+    executed = client.post("/api/v1/mcp/agent/execute?async=true", headers=scoped, json={"steps": steps})
+    stored = client.post("/api/v1/tasks", headers=scoped, json={"name": "w", "definition": {"steps": steps}})
+    stored_by_login = client.post("/api/v1/tasks", headers=jwt, json={"name": "w", "definition": {"steps": steps}})
+    started = client.post(f"/api/v1/tasks/{stored_by_login.json.get('id')}/start", headers=scoped)
+
+    assert executed.status_code == 422 and stored.status_code == 422 and started.status_code in (404, 422)
+    with app.app_context():
+        assert Task.select().where(Task.kind == "workflow_run").count() == 0  # nothing was enqueued
+
+
+@pytest.mark.parametrize("role", ["operator", "admin"])
+def test_given_a_scoped_key_then_a_workflow_of_its_tools_runs_but_editing_in_another_tool_is_refused(
+        app, client, make_user, login, two_tools, role):
+    make_user(f"{role}-k", role)
+    scoped = create_key(client, bearer(login(f"{role}-k")["access_token"]), tool_scope=["inscope"])
+    steps = [{"id": "a", "tool": "inscope", "call": "echo"}]
+
+    executed = client.post("/api/v1/mcp/agent/execute?async=true", headers=scoped, json={"steps": steps})
+    stored = client.post("/api/v1/tasks", headers=scoped, json={"name": "w", "definition": {"steps": steps}})
+    edited = client.put(f"/api/v1/tasks/{stored.json['id']}", headers=scoped,
+                        json={"definition": {"steps": [{"id": "a", "tool": "outside", "call": "echo"}]}})
+
+    assert executed.status_code == 202 and stored.status_code == 201 and edited.status_code == 422
+    with app.app_context():
+        run = Task.get_by_id(executed.json["task_id"])
+    assert run.args["tool_ids"] == {"inscope": two_tools["inscope"]}  # what the worker will run, by id
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_given_a_scoped_key_then_tasks_and_runs_touching_other_tools_are_hidden(
+        app, client, make_user, login, two_tools, role):
+    user = make_user(f"{role}-k", role)
+    scoped = create_key(client, bearer(login(f"{role}-k")["access_token"]), tool_scope=["inscope"])
+    outside_steps = {"steps": [{"id": "a", "tool": "outside", "call": "echo"}]}
+    with app.app_context():
+        Task.create(id="run-outside", kind="workflow_run", user_id=user.id, status="succeeded",
+                    args={"definition": outside_steps, "tool_ids": {"outside": two_tools["outside"]}})
+        Task.create(id="stored-outside", kind="workflow", user_id=user.id, status="created", definition=outside_steps)
+        Task.create(id="call-outside", kind="call", tool_id=two_tools["outside"], user_id=user.id, status="succeeded")
+        Task.create(id="call-inside", kind="call", tool_id=two_tools["inscope"], user_id=user.id, status="succeeded")
+
+    for task_id in ("run-outside", "stored-outside", "call-outside"):
+        for path in ("", "/status", "/events"):
+            assert client.get(f"/api/v1/tasks/{task_id}{path}", headers=scoped).status_code == 404, (task_id, path)
+    assert client.get("/api/v1/tasks/call-inside", headers=scoped).status_code == 200
+    assert [t["id"] for t in client.get("/api/v1/tasks", headers=scoped).json["items"]] == ["call-inside"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_given_a_scoped_key_then_the_call_history_shows_only_its_tools(app, client, make_user, login, two_tools, role):
+    user = make_user(f"{role}-k", role)
+    jwt = bearer(login(f"{role}-k")["access_token"])
+    scoped = create_key(client, jwt, tool_scope=["inscope"])
+    with app.app_context():
+        session = Session.create(user_id=user.id, name="history")
+        for name, tool_id in two_tools.items():
+            Message.create(session=session, user_id=user.id, tool_id=tool_id, tool_name="echo", status="succeeded",
+                           arguments={"secret": f"for {name}"})
+
+    messages = client.get(f"/api/v1/sessions/{session.id}/messages", headers=scoped).json["items"]
+    everything = client.get(f"/api/v1/sessions/{session.id}/messages", headers=jwt).json["items"]
+
+    assert [m["arguments"] for m in messages] == [{"secret": "for inscope"}]
+    assert len(everything) == 2
+    outside = client.get(f"/api/v1/sessions/{session.id}/messages?tool_id={two_tools['outside']}", headers=scoped)
+    assert outside.json["items"] == []

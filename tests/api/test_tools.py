@@ -6,8 +6,11 @@ fixtures of this module are imported by test_calls.py and test_tasks.py.
 """
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -580,3 +583,47 @@ def test_given_a_tool_just_started_when_status_is_read_at_once_then_running_with
     status = client.get(f"{TOOLS}/{tool['id']}/status", headers=admin).json
 
     assert status["status"] == "RUNNING" and status["pid"] == started["result"]["pid"]
+
+
+def test_given_a_stdio_tool_without_cwd_when_started_then_it_runs_in_a_private_dir_of_its_own(
+        client, admin, worker, settings):
+    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+
+    pid = start_tool(client, admin, tool["id"])["result"]["pid"]
+
+    tool_dir = psutil.Process(pid).cwd()
+    assert tool_dir == str(Path(settings.app.data_dir) / "tools" / str(tool["id"]))
+    assert stat.S_IMODE(os.stat(tool_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(settings.app.data_dir).st_mode) == 0o700
+
+
+def test_given_a_server_writing_garbage_to_stdout_then_few_log_lines_and_its_pid_is_shown_while_starting(
+        make_settings, start_worker_for):
+    # Given a tool whose server floods stdout with garbage and never answers initialize
+    settings = make_settings(**{"mcp.tools.start_timeout_s": 3})
+    app = create_app(settings)
+    client = app.test_client()
+    from api.users.accounts import create_user
+    with app.app_context():
+        create_user("root", "correct-horse-battery", role="admin")
+    admin = {"Authorization": "Bearer " + client.post("/api/v1/auth/login", json={
+        "username": "root", "password": "correct-horse-battery"}).json["access_token"]}
+    start_worker_for(settings)
+    tool = create_tool(client, admin, **stdio_body("garbage", "garbage_server.py", restart_on_failure=False))
+
+    # When it is started
+    client.post(f"{TOOLS}/{tool['id']}/start", headers=admin)
+
+    # Then while it starts its status shows the process's pid
+    status = wait_for(lambda: (s := client.get(f"{TOOLS}/{tool['id']}/status", headers=admin).json)["pid"] and s,
+                      timeout=20)
+    assert status["status"] == "STARTING" and psutil.pid_exists(status["pid"])
+    # and its log keeps a bounded number of one-line transport errors while the garbage keeps coming
+    def transport_rows():
+        with app.app_context():
+            return list(LogEntry.select().where((LogEntry.tool_id == tool["id"]) & (LogEntry.source == "transport")))
+    wait_for(lambda: len(transport_rows()) >= 21, timeout=20)
+    time.sleep(2)
+    rows = transport_rows()
+    assert len(rows) == 21 and all("\n" not in row.message for row in rows)
+    assert rows[-1].message == "more transport errors on this connection are not logged"

@@ -23,3 +23,26 @@ def test_given_a_user_when_username_reused_then_integrity_error(any_database):
     with pytest.raises(peewee.IntegrityError):
         with db.atomic():
             User.create(username="ann", password_hash="y")
+
+
+def test_given_keys_scoped_by_tool_name_when_migrated_then_scoped_by_tool_id(any_database):
+    # Given keys stored before 002_tool_scope_ids, scoped by names (one of them no longer a tool)
+    from models import ApiKey
+    from models.migrate import router
+
+    router(any_database).rollback()
+    time_tool = Tool.create(name="time", transport="stdio", command="uvx")
+    secret_tool = Tool.create(name="secret-tool", transport="stdio", command="uvx")
+    user = User.create(username="ann", password_hash="x")
+    scoped = ApiKey.create(user=user, name="k", prefix="mcps_a", key_hash="a", tool_scope=["time", "gone"])
+    unscoped = ApiKey.create(user=user, name="all", prefix="mcps_b", key_hash="b", tool_scope=None)
+
+    # When the migration runs
+    assert upgrade(any_database) == ["002_tool_scope_ids"]
+
+    # Then the scope names the same tools by id, and a later rename moves nothing
+    assert ApiKey.get_by_id(scoped.id).tool_scope == [time_tool.id]
+    assert ApiKey.get_by_id(unscoped.id).tool_scope is None
+    Tool.update(name="time-old").where(Tool.id == time_tool.id).execute()
+    Tool.update(name="time").where(Tool.id == secret_tool.id).execute()
+    assert ApiKey.get_by_id(scoped.id).tool_scope == [time_tool.id]
