@@ -8,6 +8,7 @@ import api
 from api import create_app
 from api.users.accounts import create_user
 from models import ALL_MODELS
+from tests.api.e2e import create_tool, start_tool, stdio_body
 
 PASSWORD = "correct-horse-battery"
 LOGIN = "/api/v1/auth/login"
@@ -21,8 +22,9 @@ def make_app(make_settings):
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
+def app(settings, database):
+    """The app on the test's settings, so that it and `start_worker()` see the same database and Redis."""
+    return create_app(settings)
 
 
 @pytest.fixture
@@ -86,3 +88,42 @@ def postgres_app(make_settings, postgres_database):
             model.delete().execute()
     db.close()
     return app
+
+
+# -- end to end: users of each role, a real worker, running tools (helpers in tests/api/e2e.py) -----
+
+@pytest.fixture
+def admin(headers_for):
+    return headers_for("admin")
+
+
+@pytest.fixture
+def operator(headers_for):
+    return headers_for("operator")
+
+
+@pytest.fixture
+def viewer(headers_for):
+    return headers_for("viewer")
+
+
+@pytest.fixture
+def worker(start_worker):
+    """One real worker process for the test."""
+    return start_worker()
+
+
+@pytest.fixture
+def legacy_tool(client, admin, worker):
+    """A running legacy_server.py tool (starts in ~50 ms): MCP tool `echo` only."""
+    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
+    start_tool(client, admin, tool["id"])
+    return tool
+
+
+@pytest.fixture
+def echo_tool(client, admin, worker):
+    """A running echo_server.py tool: echo, add, fail, slow, hang, pid, a resource and a prompt."""
+    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))
+    start_tool(client, admin, tool["id"])
+    return tool

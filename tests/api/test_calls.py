@@ -8,8 +8,8 @@ import pytest
 
 from api.users.accounts import create_user
 from models import Message, Session, Tool
-from tests.api.test_tools import (TASKS, TOOLS, admin, app, create_tool, echo_tool, legacy_tool, operator,  # noqa: F401
-                                  stdio_body, viewer, wait_for, wait_task, worker)
+from tests.api.e2e import TASKS, TOOLS, create_tool, stdio_body, wait_task
+from tests.harness import wait_for
 
 
 def call(client, headers, tool_ref, tool, arguments=None, query="", **body):

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.api.test_tools import (TOOLS, admin, app, create_tool, operator, start_tool, viewer,  # noqa: F401
-                                  wait_for, worker)
-from tests.harness import ROOT, free_port, listening
+from tests.api.e2e import TOOLS, create_tool, start_tool
+from tests.harness import ROOT, free_port, listening, wait_for
 
 EVERYTHING = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
 needs_everything = pytest.mark.skipif(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from api.sessions.routes import prune_sessions
 from models import Message, Session, utcnow
 from tests.harness import wait_for
-from tests.api.test_tools import admin, app, create_tool, operator, stdio_body, worker  # noqa: F401 (fixtures)
+from tests.api.e2e import create_tool, stdio_body
 
 SESSIONS = "/api/v1/sessions"
 

@@ -8,8 +8,8 @@ import pytest
 
 from api.extensions import REDIS_KEY
 from models import Task
-from tests.api.test_tools import (TASKS, TOOLS, admin, app, create_tool, echo_tool, legacy_tool, operator,  # noqa: F401
-                                  stdio_body, viewer, wait_for, wait_task, worker)
+from tests.api.e2e import TASKS, TOOLS, create_tool, stdio_body, wait_task
+from tests.harness import wait_for
 from jobs import stream
 
 

@@ -1,8 +1,8 @@
 """/api/v1/tools end to end: CRUD with masked and encrypted secrets, RBAC, lifecycle jobs run by a real
 worker process on real MCP servers, live status, logs, capabilities, import/export.
 
-The app and the worker share the test's settings (same SQLite file, same Redis namespace); the e2e
-fixtures of this module are imported by test_calls.py and test_tasks.py.
+The app and the worker share the test's settings (same SQLite file, same Redis namespace): see the
+fixtures of tests/api/conftest.py and the helpers of tests/api/e2e.py.
 """
 from __future__ import annotations
 
@@ -16,94 +16,9 @@ import psutil
 import pytest
 
 from api import create_app
-from models import LogEntry, Tool, db
+from models import LogEntry, Tool
+from tests.api.e2e import TOOLS, create_tool, process_gone, raw_column, start_tool, stdio_body, wait_task
 from tests.harness import SERVERS, wait_for
-
-TOOLS = "/api/v1/tools"
-TASKS = "/api/v1/tasks"
-
-
-# -- e2e fixtures and helpers (shared with test_calls.py and test_tasks.py) ----------------------
-
-@pytest.fixture
-def app(settings, database):
-    """The app on the test's settings, so that it and `start_worker()` see the same database and Redis."""
-    return create_app(settings)
-
-
-@pytest.fixture
-def admin(headers_for):
-    return headers_for("admin")
-
-
-@pytest.fixture
-def operator(headers_for):
-    return headers_for("operator")
-
-
-@pytest.fixture
-def viewer(headers_for):
-    return headers_for("viewer")
-
-
-@pytest.fixture
-def worker(start_worker):
-    """One real worker process for the test."""
-    return start_worker()
-
-
-def stdio_body(name: str, script: str, **fields) -> dict:
-    return {"name": name, "transport": "stdio", "command": sys.executable, "args": [str(SERVERS / script)], **fields}
-
-
-def create_tool(client, auth, /, **body) -> dict:
-    response = client.post(TOOLS, headers=auth, json=body)
-    assert response.status_code == 201, response.json
-    return response.json
-
-
-def start_tool(client, headers, tool_id) -> dict:
-    """POST /tools/{id}/start?wait=true; asserts it succeeded and returns the finished task."""
-    response = client.post(f"{TOOLS}/{tool_id}/start?wait=true", headers=headers)
-    assert response.status_code == 200 and response.json["status"] == "succeeded", response.json
-    return response.json
-
-
-@pytest.fixture
-def legacy_tool(client, admin, worker):
-    """A running legacy_server.py tool (starts in ~50 ms): MCP tool `echo` only."""
-    tool = create_tool(client, admin, **stdio_body("legacy", "legacy_server.py"))
-    start_tool(client, admin, tool["id"])
-    return tool
-
-
-@pytest.fixture
-def echo_tool(client, admin, worker):
-    """A running echo_server.py tool: echo, add, fail, slow, hang, pid, a resource and a prompt."""
-    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))
-    start_tool(client, admin, tool["id"])
-    return tool
-
-
-def wait_task(client, headers, task_id, timeout=15.0) -> dict:
-    """GET /tasks/{id} until it is final."""
-    def final():
-        body = client.get(f"{TASKS}/{task_id}", headers=headers).json
-        return body if body.get("status") in ("succeeded", "failed", "cancelled") else None
-    return wait_for(final, timeout)
-
-
-def process_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def raw_column(tool_id: int, column: str) -> str | None:
-    """A column as stored (bypassing the model's decryption)."""
-    return db.execute_sql(f"SELECT {column} FROM tool WHERE id = ?", (tool_id,)).fetchone()[0]
-
 
 # -- CRUD --------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 
 from models import Task
 from tests.harness import wait_for
-from tests.api.test_tools import admin, app, create_tool, operator, stdio_body, worker  # noqa: F401 (fixtures)
+from tests.api.e2e import create_tool, stdio_body
 
 TASKS = "/api/v1/tasks"
 EXECUTE = "/api/v1/mcp/agent/execute"

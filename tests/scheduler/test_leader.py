@@ -11,6 +11,7 @@ from scheduler.jobs import PeriodicJob, every
 from scheduler.leader import LeaderLock, current_leader, leader_key
 from scheduler.runner import PeriodicScheduler
 from jobs.connection import redis_client
+from tests.harness import wait_for
 
 TTL_MS = 600
 
@@ -25,14 +26,6 @@ def redis(fast_settings):
     client = redis_client(fast_settings)
     yield client
     client.close()
-
-
-def wait_until(predicate, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout_s)
-        time.sleep(0.02)
 
 
 @contextmanager
@@ -61,7 +54,7 @@ def test_given_two_schedulers_when_both_run_then_exactly_one_leads_and_only_it_r
     jobs = [recording_job(runs)]
 
     with running(new_scheduler(fast_settings, jobs, "a")) as a, running(new_scheduler(fast_settings, jobs, "b")) as b:
-        wait_until(lambda: a.is_leader() or b.is_leader())
+        wait_for(lambda: a.is_leader() or b.is_leader())
         time.sleep(TTL_MS / 1000 * 2)  # several renewals and job runs
 
         leaders = [s.id for s in (a, b) if s.is_leader()]
@@ -76,7 +69,7 @@ def test_given_a_leader_when_it_stops_then_the_follower_takes_over(fast_settings
     with ExitStack() as stack:
         first = new_scheduler(fast_settings, jobs, "first")
         stack.enter_context(running(first))
-        wait_until(first.is_leader)
+        wait_for(first.is_leader)
         second = new_scheduler(fast_settings, jobs, "second")
         with running(second):
             time.sleep(TTL_MS / 1000)
@@ -84,10 +77,10 @@ def test_given_a_leader_when_it_stops_then_the_follower_takes_over(fast_settings
 
             stack.close()  # the leader shuts down and gives up its lock
 
-            wait_until(second.is_leader, timeout_s=TTL_MS / 1000 * 2)
+            wait_for(second.is_leader, timeout=TTL_MS / 1000 * 2)
             assert current_leader(redis, fast_settings) == "second"
             runs_before = len(runs)
-            wait_until(lambda: len(runs) > runs_before)
+            wait_for(lambda: len(runs) > runs_before)
             assert runs[-1] == "second"
     assert current_leader(redis, fast_settings) is None
 
@@ -111,9 +104,9 @@ def test_given_a_lock_whose_holder_went_silent_when_it_expires_then_another_take
     contender = LeaderLock(redis, settings, "contender")
     assert contender.refresh() is False
 
-    wait_until(lambda: not silent.is_held(), timeout_s=ttl_ms / 1000)
+    wait_for(lambda: not silent.is_held(), timeout=ttl_ms / 1000)
     assert contender.refresh() is False, "the key must outlive the holder's trust in it"
 
-    wait_until(contender.refresh, timeout_s=ttl_ms / 1000)
+    wait_for(contender.refresh, timeout=ttl_ms / 1000)
     assert current_leader(redis, settings) == "contender"
     assert silent.refresh() is False

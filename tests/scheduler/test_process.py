@@ -12,6 +12,7 @@ import pytest
 
 from scheduler.leader import current_leader
 from jobs.connection import redis_client
+from tests.harness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL_MS = 900
@@ -38,13 +39,10 @@ def start_scheduler(settings):
 
 
 def wait_for_leader(client, settings, timeout_s=15.0, other_than=None) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def new_leader():
         leader = current_leader(client, settings)
-        if leader and leader != other_than:
-            return leader
-        time.sleep(0.05)
-    raise AssertionError("no new leader within %.1f s" % timeout_s)
+        return leader if leader and leader != other_than else None
+    return wait_for(new_leader, timeout_s)
 
 
 def pid_of(scheduler_id: str) -> int:
