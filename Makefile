@@ -44,7 +44,7 @@ $(EVERYTHING_STAMP):
 # The Procfile says `python`, `gunicorn`: they must resolve to the venv. `honcho run` reads .env as `start` does.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
 run: $(VENV)/.requirements
-	$(IN_VENV) $(BIN)/honcho run flask --app api.wsgi bootstrap
+	$(IN_VENV) $(BIN)/honcho run python -m api.bootstrap
 	$(IN_VENV) exec $(BIN)/honcho start
 
 test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
