@@ -43,9 +43,10 @@ $(EVERYTHING_STAMP):
 
 # The Procfile says `python`, `gunicorn`: they must resolve to the venv. `honcho run` reads .env as `start` does.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
+# Ctrl-C stops honcho, which then exits 130: the normal way to stop, not an error for make to report.
 run: $(VENV)/.requirements
-	$(IN_VENV) $(BIN)/honcho run flask --app api.wsgi bootstrap
-	$(IN_VENV) exec $(BIN)/honcho start
+	$(IN_VENV) $(BIN)/honcho run python -m api.bootstrap
+	$(IN_VENV) $(BIN)/honcho start || [ $$? -eq 130 ]
 
 test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
 	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)

@@ -62,6 +62,10 @@ def create_app(settings: Section | None = None) -> Flask:
     if app.extensions[MIGRATIONS_KEY]:
         log.info("event=db.migrated migrations=%s", ",".join(app.extensions[MIGRATIONS_KEY]))
     database.close()
+    if isinstance(database, PooledDatabase):
+        # Under `gunicorn --preload` the app is built once and forked: a pooled connection kept from the
+        # migration would be shared by every web process.
+        database.close_idle()
     app.teardown_appcontext(_close_database)
 
     register_error_handlers(app)

@@ -1,6 +1,7 @@
 """Benchmark: the same MCP tool called directly with the SDK, through the job path (Dramatiq + Redis,
 in-process client) and through the REST API (HTTP sync call), sequentially and by 16 clients at once,
-and once after an idle pause. Prints a table and the gateway overhead.
+and once after an idle pause. Prints a table and the gateway overhead, then the start-up time of
+`make run` on a fresh data dir until /system/health says ok (bench/startup.py).
 
     make bench                      # or: .venv/bin/python -m bench [--calls 500] [--redis-url redis://...]
 """
@@ -20,6 +21,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 from bench.stack import Stack
+from bench.startup import measure_startup
 from jobs import Job, JobClient
 from jobs.connection import redis_client
 
@@ -127,6 +129,8 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (default 2, as the Procfile)")
     parser.add_argument("--web-threads", type=int, default=16, help="gunicorn threads (default 16)")
     parser.add_argument("--web-class", default="gthread", help="gunicorn worker class (default gthread)")
+    parser.add_argument("--startup-runs", type=int, default=3,
+                        help="times `make run` is started on a fresh data dir (median reported; 0: skip)")
     args = parser.parse_args()
 
     direct, job, rest = (Result("direct (SDK, stdio)"), Result("job path (Dramatiq+Redis)"),
@@ -168,7 +172,16 @@ def main() -> int:
             measure_sync(job, job_caller(), args.calls, args.clients, args.idle, args.idle_rounds, job_caller)
             measure_sync(rest, rest_caller(), args.calls, args.clients, args.idle, args.idle_rounds, rest_caller)
     print_table([direct, job, rest], args)
+    if args.startup_runs:
+        print_startup([measure_startup() for _ in range(args.startup_runs)])
     return 0
+
+
+def print_startup(runs) -> None:
+    healthy = statistics.median(run.healthy_s for run in runs)
+    bootstrap = statistics.median(run.bootstrap_s for run in runs)
+    print(f"\nstart-up (make run, fresh data dir, until /system/health is ok): median {healthy:.2f} s of "
+          f"{len(runs)} (bootstrap {bootstrap:.2f} s of it; each: {', '.join(f'{r.healthy_s:.2f}' for r in runs)} s)")
 
 
 def _check_job(event: dict) -> None:

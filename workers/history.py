@@ -6,6 +6,7 @@ records become one multi-row upsert of tasks, one multi-row insert of messages, 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -78,10 +79,15 @@ def _message_row(record: JobRecord, task_row: dict) -> dict:
         "session": job.get("session_id") or _auto_session(job.get("user_id")), "user_id": job.get("user_id"),
         "tool_id": job.get("tool_id"), "tool_name": job["args"].get("tool", ""),
         "arguments": job["args"].get("arguments"), "status": event["status"],
-        "result_summary": str(result.get("content"))[:RESULT_SUMMARY_CHARS] if succeeded else event.get("error"),
+        "result_summary": _summary(result.get("content")) if succeeded else event.get("error"),
         "is_error": bool(result.get("isError")), "duration_ms": task_row["duration_ms"], "task_id": job["id"],
         "created_at": task_row["finished_at"],
     }
+
+
+def _summary(content) -> str:
+    """The result's content as JSON (what clients parse), cut at RESULT_SUMMARY_CHARS."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str)[:RESULT_SUMMARY_CHARS]
 
 
 def _auto_session(user_id: int | None) -> int | None:

@@ -47,7 +47,8 @@ class MessageSchema(Schema):
     tool_id = fields.Integer(allow_none=True)
     tool_name = fields.String()
     arguments = fields.Raw(allow_none=True)
-    result_summary = fields.String(allow_none=True)
+    result_summary = fields.String(allow_none=True, metadata={
+        "description": "A call's result content as JSON (cut at 500 characters), or the error of a failed call"})
     status = fields.String()
     is_error = fields.Boolean()
     duration_ms = fields.Float(allow_none=True)

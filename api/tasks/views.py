@@ -40,6 +40,7 @@ def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -
                 error_type=final.get("error_type"), worker_id=final.get("worker"))
     if final.get("timings"):
         view["duration_ms"] = final["timings"].get("run_ms")
+        _fill_times(view, final, job)
     return view
 
 
@@ -49,3 +50,19 @@ def _from_job_description(task_id: str, described: dict, status: str) -> dict:
     if submitted_at:
         view["created_at"] = datetime.fromtimestamp(submitted_at, timezone.utc).replace(tzinfo=None)
     return view
+
+
+def _fill_times(view: dict, final: dict, job: Job | None) -> None:
+    """started_at / finished_at from the final event's timings while the row still says queued (the worker
+    writes it just after replying): a finished task never shows them empty."""
+    submitted_at = job.submitted_at if job is not None else (final.get("job") or {}).get("submitted_at")
+    if not submitted_at or view.get("finished_at") is not None:
+        return
+    started = submitted_at + final["timings"].get("queued_ms", 0) / 1000
+    finished = started + final["timings"].get("run_ms", 0) / 1000
+    view["started_at"] = view.get("started_at") or _utc(started)
+    view["finished_at"] = _utc(finished)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)

@@ -13,7 +13,8 @@ from api.auth import current_user, has_role, require_role, tool_in_scope
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.ids import parse_id
-from api.jobs import accepted, accepted_after_wait, enqueue_recorded, get_jobs, run_and_wait, wait_limit
+from api.jobs import (accepted, accepted_after_wait, enqueue_recorded, get_jobs, raise_for_failure, run_and_wait,
+                      wait_limit)
 from api.pagination import page_schema, paginate
 from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import AcceptedSchema, TaskSchema
@@ -192,6 +193,7 @@ def lifecycle(kind: str, tool_ref: str, args: dict):
         event = get_jobs().wait(job.id, wait_limit(args.get("timeout")), task.worker_id)
     except JobError:
         return accepted_after_wait(job)
+    raise_for_failure(event, job.id)  # a start that failed is an error answer, as a failed call is
     # A Response: @blp.response would dump the task with AcceptedSchema, the 202's schema.
     return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
 

@@ -213,7 +213,7 @@ def test_given_a_viewer_when_calling_then_403(client, admin, viewer):
 def test_given_a_tool_that_gave_up_when_called_then_409_with_its_error_and_no_new_attempt(client, admin, operator,
                                                                                            worker):
     tool = create_tool(client, admin, **stdio_body("crash", "crashing_server.py", max_restart_attempts=0))
-    assert client.post(f"{TOOLS}/crash/start?wait=true", headers=admin).json["error_type"] == "start_failed"
+    assert client.post(f"{TOOLS}/crash/start?wait=true", headers=admin).json["errors"]["error_type"] == "start_failed"
     attempts = client.get(f"{TOOLS}/crash/logs?source=stderr", headers=admin).json["total"]
 
     response = call(client, operator, "crash", "anything")

@@ -1,8 +1,13 @@
 """The CLI: no default password anywhere; admins are created by a command that prints it once."""
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+from api import create_app
 from models import User
 from tests.api.conftest import LOGIN
+from tests.harness import ROOT, settings_environ
 
 PASSWORD_LINE = re.compile(r"password: (\S+)")
 
@@ -46,3 +51,23 @@ def test_given_a_migrated_database_when_upgrading_then_it_reports(runner):
 
     assert result.exit_code == 0
     assert "001_initial" in result.output or "up to date" in result.output
+
+
+def test_given_a_fresh_data_dir_when_make_run_bootstraps_then_the_printed_admin_logs_in(settings):
+    # Given a data dir with nothing in it (what `make run` runs first: python -m api.bootstrap)
+    environ = settings_environ(settings)
+
+    # When bootstrapping twice
+    first = subprocess.run([sys.executable, "-m", "api.bootstrap"], cwd=ROOT, env=environ, capture_output=True,
+                           text=True, timeout=60)
+    second = subprocess.run([sys.executable, "-m", "api.bootstrap"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=60)
+
+    # Then the secrets exist, the printed password logs in once created, and the second run does nothing
+    assert first.returncode == 0, first.stderr
+    assert (Path(settings.app.data_dir) / "jwt_secret").exists()
+    assert (Path(settings.app.data_dir) / "encryption_key").exists()
+    password = PASSWORD_LINE.search(first.stdout).group(1)
+    assert second.returncode == 0 and "nothing to do" in second.stdout
+    client = create_app(settings).test_client()
+    assert client.post(LOGIN, json={"username": "admin", "password": password}).status_code == 200

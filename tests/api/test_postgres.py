@@ -3,6 +3,7 @@ requests after every connection was dropped (what a PostgreSQL restart does to i
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from api import create_app
 from api.users.accounts import create_user
 from models import User, db
 from tests.api.conftest import LOGIN, PASSWORD, bearer
@@ -81,3 +82,12 @@ def test_given_postgres_when_a_thread_s_open_connection_is_terminated_then_its_n
 
     assert User.select().count() == 1
     assert User.create(username="bob", password_hash="x").id
+
+
+def test_given_postgres_when_the_app_is_built_then_no_pooled_connection_is_kept_for_forked_processes(
+        make_settings, postgres_database):
+    # Given/When an app built on PostgreSQL (gunicorn --preload builds it once, then forks the web processes)
+    create_app(make_settings(**{"database.url": postgres_database}))
+
+    # Then the migration's connection was closed, not kept in the pool for every fork to share
+    assert db.obj._connections == [] and db.obj._in_use == {}

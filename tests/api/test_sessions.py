@@ -1,8 +1,8 @@
 """/api/v1/sessions: CRUD per user, the automatic session, and the history written by real calls."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
-
 
 from api.sessions.routes import prune_sessions
 from models import Message, Session, utcnow
@@ -58,7 +58,7 @@ def test_given_calls_with_and_without_a_session_then_each_lands_in_its_history(c
     named = wait_for(lambda: client.get(f"{SESSIONS}/{session_id}/messages", headers=operator).json["items"])
     assert [(m["tool_name"], m["arguments"], m["status"]) for m in named] == [("echo", {"text": "in-named"},
                                                                              "succeeded")]
-    assert "legacy:in-named" in named[0]["result_summary"] and named[0]["duration_ms"] > 0
+    assert json.loads(named[0]["result_summary"])[0]["text"] == "legacy:in-named" and named[0]["duration_ms"] > 0
     auto = client.post(f"{SESSIONS}/auto", headers=operator).json
     auto_messages = wait_for(lambda: client.get(f"{SESSIONS}/{auto['id']}/messages", headers=operator).json["items"])
     assert [m["arguments"]["text"] for m in auto_messages] == ["in-auto"]

@@ -232,6 +232,8 @@ def test_given_wait_true_when_starting_then_the_finished_task(client, admin, wor
 
     assert task["kind"] == "start" and task["tool_id"] == tool["id"]
     assert task["result"]["status"] == "RUNNING" and task["result"]["pid"] == Tool.get_by_id(tool["id"]).pid
+    # A finished task has its times in this answer already, not only when read again
+    assert task["started_at"] and task["finished_at"] and task["started_at"] <= task["finished_at"]
 
 
 def test_given_concurrent_starts_or_a_start_of_a_running_tool_then_one_process(client, operator, admin, worker):
@@ -252,7 +254,10 @@ def test_given_a_missing_command_when_started_then_failed_with_the_reason(client
 
     response = client.post(f"{TOOLS}/ghost/start?wait=true", headers=admin)
 
-    assert response.json["status"] == "failed" and response.json["error_type"] == "start_failed"
+    # The one error shape, with the status of its error type (as a failed call answers)
+    assert response.status_code == 502, response.json
+    assert response.json["code"] == 502 and "No such file or directory" in response.json["message"]
+    assert response.json["errors"]["error_type"] == "start_failed" and response.json["errors"]["task_id"]
     status = client.get(f"{TOOLS}/ghost/status", headers=admin).json
     assert status["status"] == "ERROR" and "No such file or directory" in status["last_error"]
 
@@ -355,8 +360,10 @@ def test_given_a_crashing_server_when_started_then_error_with_its_stderr(client,
 
     response = client.post(f"{TOOLS}/crash/start?wait=true", headers=admin)
 
-    assert response.status_code == 200, response.json
-    assert response.json["status"] == "failed" and response.json["error_type"] == "start_failed"
+    assert response.status_code == 502, response.json
+    assert response.json["errors"]["error_type"] == "start_failed"
+    task = client.get(f"/api/v1/tasks/{response.json['errors']['task_id']}", headers=admin).json
+    assert task["status"] == "failed" and task["error_type"] == "start_failed"
     status = client.get(f"{TOOLS}/{tool['id']}/status", headers=admin).json
     assert status["status"] == "ERROR" and status["restart_count"] == 1
     assert "cannot open the frobnicator" in status["last_error"]
