@@ -103,6 +103,16 @@ def make_key(settings, database):
 
 
 @pytest.fixture
+def operator_token(settings, make_key):
+    """An operator's access JWT, from a login at the REST API."""
+    make_key("operator")
+    response = create_app(settings).test_client().post(
+        "/api/v1/auth/login", json={"username": "operator-0", "password": "correct-horse-battery"})
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+@pytest.fixture
 def operator_key(make_key):
     return make_key("operator")
 
@@ -340,6 +350,33 @@ async def test_given_a_viewer_when_calling_then_refused_but_listing_works(proxy,
         assert (await client.list_tools()).tools
         with pytest.raises(MCPError):
             await client.call_tool("echo", {"text": "no"})
+
+
+async def test_given_an_access_jwt_when_a_client_connects_then_it_is_served(proxy, operator_token, start_tool):
+    start_tool("echo", "echo_server.py")
+
+    async with connect(proxy.url, operator_token, "legacy") as client:
+        echoed = await client.call_tool("echo", {"text": "by token"})
+
+    assert "by token" in text_of(echoed)
+    refresh_like = operator_token[:-4] + "AAAA"
+    assert post(proxy.url, refresh_like, {"jsonrpc": "2.0", "id": 1, "method": "ping"}).status_code == 401
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_given_a_session_when_the_backend_restarts_then_the_client_keeps_calling(
+        proxy, operator_key, start_tool, run_job, mode):
+    echo = start_tool("echo", "echo_server.py")
+
+    async with connect(proxy.url, operator_key, mode) as client:
+        before = await client.call_tool("pid", {})
+        event = await anyio.to_thread.run_sync(lambda: run_job("restart", echo.id))
+        assert event["status"] == "succeeded", event
+        after = await client.call_tool("pid", {})
+
+    assert text_of(before) != text_of(after)
 
 
 # -- list changes --------------------------------------------------------------------------------
