@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from api import create_app
 from api.auth.apikeys import create_api_key
+from api.mcp_proxy.methods import LIST_MAX_AGE_S
 from api.users.accounts import create_user
 from models import Task, Tool
 from tests.harness import ROOT, SERVERS, make_stdio_tool, settings_environ, wait_for
@@ -128,6 +129,9 @@ def start_tool(start_worker, run_job):
             tool = Tool.create(name=name, transport="stdio", command=sys.executable, args=args)
         event = run_job("start", tool.id)
         assert event["status"] == "succeeded", event
+        # The worker writes the tool row after its reply; a proxy's lists may be LIST_MAX_AGE_S older.
+        wait_for(lambda: Tool.get_by_id(tool.id).status == "RUNNING" and Tool.get_by_id(tool.id).mcp_tools)
+        time.sleep(LIST_MAX_AGE_S + 0.05)
         return Tool.get_by_id(tool.id)
     return start
 
