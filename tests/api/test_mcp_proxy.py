@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -419,3 +419,22 @@ async def test_given_a_hanging_call_when_the_legacy_client_gives_up_then_the_job
 
     task = wait_for(lambda: Task.get_or_none((Task.kind == "call") & (Task.status == "cancelled")), timeout=15)
     assert task.args["tool"] == "hang"
+
+
+# -- the stdio bridge --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode, version", [("auto", MODERN), ("legacy", LEGACY)])
+async def test_given_the_stdio_bridge_when_a_client_launches_it_then_it_reaches_the_front_door(
+        proxy, operator_key, start_tool, mode, version):
+    start_tool("echo", "echo_server.py")
+    bridge = StdioServerParameters(command=sys.executable, cwd=str(ROOT),
+                                   args=["-m", "api.mcp_proxy", "--stdio", "--url", proxy.url],
+                                   env={"MCPS_API_KEY": operator_key, "PYTHONPATH": str(ROOT)})
+
+    async with Client(bridge, mode=mode) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        echoed = await client.call_tool("echo", {"text": "over stdio"})
+
+        assert client.protocol_version == version
+    assert "echo" in names
+    assert "over stdio" in text_of(echoed)
