@@ -24,7 +24,7 @@ from playhouse.pool import PooledDatabase
 
 from models import bind_database, bind_encryption_key, db
 from models.migrate import upgrade
-from workers.redis_client import redis_client
+from jobs.connection import redis_client
 
 VERSION = "0.1.0"
 API_PREFIX = "/api/v1"

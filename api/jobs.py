@@ -9,25 +9,16 @@ from api.auth import authenticate
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from models import Task, utcnow
-from workers.jobs import CallBudget, Job, JobClient, JobError, RateLimited
-from workers.main import build_broker
+from jobs import CallBudget, ErrorType, Job, JobClient, JobError, RateLimited
+from jobs.events import failed
 
 JOBS_KEY = "mcps.jobs"
-
-# How a failed job reads over HTTP.
-ERROR_STATUS = {
-    "rate_limited": 429, "tool_not_running": 409, "connection_lost": 503, "method_not_found": 404,
-    "invalid_params": 422, "not_found": 404, "bad_request": 422, "cancelled": 409, "server_error": 502,
-    "start_failed": 502, "timeout": 504, "deadline_exceeded": 504, "worker_lost": 503, "internal": 500,
-}
 
 
 def get_jobs() -> JobClient:
     jobs = current_app.extensions.get(JOBS_KEY)
     if jobs is None:
-        redis = get_redis()
-        jobs = current_app.extensions[JOBS_KEY] = JobClient(build_broker(get_settings(), redis), redis,
-                                                           get_settings())
+        jobs = current_app.extensions[JOBS_KEY] = JobClient.from_settings(get_settings(), get_redis())
     return jobs
 
 
@@ -75,11 +66,11 @@ def raise_for_failure(event: dict, task_id: str) -> None:
     """Answer a failed or cancelled job with its HTTP status, the one error shape and the task id."""
     if event.get("status") == "succeeded":
         return
-    error_type = event.get("error_type", "internal")
-    if error_type == "rate_limited":
+    error_type = ErrorType.of(event.get("error_type"))
+    if error_type is ErrorType.RATE_LIMITED:
         raise_rate_limited(RateLimited(event))
-    abort(ERROR_STATUS.get(error_type, 500), message=event.get("error") or error_type,
-          errors={"error_type": error_type, "task_id": task_id})
+    abort(error_type.http_status, message=event.get("error") or error_type.value,
+          errors={"error_type": error_type.value, "task_id": task_id})
 
 
 def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
@@ -87,9 +78,9 @@ def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) ->
     try:
         return get_jobs().run(job, timeout_s, limit)
     except JobError as error:
-        if error.error_type == "wait_timeout":
+        if error.error_type == ErrorType.WAIT_TIMEOUT:
             raise
-        return {"type": "result", "status": "failed", "error_type": error.error_type, "error": str(error)}
+        return failed(error.error_type, str(error))
 
 
 def task_links(job: Job) -> dict:

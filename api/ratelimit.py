@@ -13,7 +13,7 @@ from flask_limiter import ApplicationLimit, Limiter
 
 from api.auth.access import optional_caller
 from config import Section
-from workers.redis_client import key
+from jobs.keys import key
 
 CALL_LIMIT_ATTR = "mcps_call_rate_limit"
 UNLIMITED_PATHS = ("/api/v1/system/health",)  # probed by load balancers and monitors

@@ -20,9 +20,8 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 from bench.stack import Stack
-from workers.jobs import Job, JobClient
-from workers.main import build_broker
-from workers.redis_client import redis_client
+from jobs import Job, JobClient
+from jobs.connection import redis_client
 
 TOOL = {"name": "time", "transport": "stdio", "command": sys.executable, "args": ["-m", "mcp_server_time"]}
 CALL = ("get_current_time", {"timezone": "UTC"})
@@ -140,7 +139,7 @@ def main() -> int:
         api.post(f"/tools/{tool['id']}/start?wait=true").raise_for_status()
 
         client = redis_client(stack.settings)
-        jobs = JobClient(build_broker(stack.settings, client), client, stack.settings)
+        jobs = JobClient.from_settings(stack.settings, client)
 
         def job_caller():
             return lambda: _check_job(jobs.run(Job(kind="call", tool_id=tool["id"],

@@ -18,7 +18,7 @@ import httpx2
 
 from config import load_settings
 from workers.embedded_redis import start_embedded_redis
-from workers.redis_client import redis_client, wait_for_redis
+from jobs.connection import redis_client, wait_for_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = ("bench-admin", "bench-password-1234")

@@ -11,7 +11,7 @@ from config import load_settings
 from models import bind_database
 from scheduler.jobs import periodic_jobs
 from scheduler.runner import PeriodicScheduler
-from workers.redis_client import redis_client, wait_for_redis
+from jobs.connection import redis_client, wait_for_redis
 
 log = logging.getLogger("mcps.scheduler")
 

@@ -19,7 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import Section
-from workers.redis_client import key
+from jobs.keys import key
 
 log = logging.getLogger("mcps.scheduler")
 

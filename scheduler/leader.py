@@ -16,7 +16,7 @@ import time
 import redis
 
 from config import Section
-from workers.redis_client import key
+from jobs.keys import key
 
 log = logging.getLogger("mcps.scheduler")
 

@@ -13,9 +13,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from models import Task, utcnow
 from scheduler.jobs import JobContext
-from workers.jobs import WORKFLOW_KIND, Job, JobClient
-from workers.main import build_broker
-from workers.redis_client import key
+from jobs import WORKFLOW_KIND, Job, JobClient
+from jobs.keys import key
 
 log = logging.getLogger("mcps.scheduler")
 LOOK_BACK = timedelta(minutes=2)  # a late tick still finds the fire times it missed
@@ -36,7 +35,7 @@ def due_fire_times(schedule: str, since: datetime, now: datetime) -> list[dateti
 def start_scheduled_workflows(context: JobContext) -> int:
     """Enqueue the runs that are due; returns how many were started."""
     now = datetime.now(timezone.utc)
-    jobs = JobClient(build_broker(context.settings, context.redis), context.redis, context.settings)
+    jobs = JobClient.from_settings(context.settings, context.redis)
     started = 0
     for workflow in Task.select().where((Task.kind == "workflow") & Task.schedule.is_null(False)):
         for fire in due_fire_times(workflow.schedule, now - LOOK_BACK, now):

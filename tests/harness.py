@@ -13,10 +13,9 @@ import psutil
 import pytest
 
 from models import Tool
-from workers import registry
-from workers.jobs import Job, JobClient
-from workers.main import build_broker
-from workers.redis_client import redis_client
+from jobs import registry
+from jobs import Job, JobClient
+from jobs.connection import redis_client
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "tests" / "servers"
@@ -97,7 +96,7 @@ def run_job_for():
     """run_job_for(settings, kind, tool_id, **args): submit a job and wait for its result event."""
     def run(settings, kind, tool_id=None, wait_s=30, user_id=None, **args):
         client = redis_client(settings)
-        jobs = JobClient(build_broker(settings, client), client, settings)
+        jobs = JobClient.from_settings(settings, client)
         job = Job(kind=kind, tool_id=tool_id, args=args, user_id=user_id)
         jobs.submit(job)
         return jobs.wait(job.id, wait_s)
@@ -107,7 +106,7 @@ def run_job_for():
 @pytest.fixture
 def jobs(settings):
     client = redis_client(settings)
-    return JobClient(build_broker(settings, client), client, settings)
+    return JobClient.from_settings(settings, client)
 
 
 @pytest.fixture

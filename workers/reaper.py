@@ -20,10 +20,12 @@ import psutil
 import redis
 
 from config import Section
-from workers import registry, stream
+from jobs import events, registry, stream
+from jobs.client import JobClient
+from jobs.events import ErrorType
+from jobs.job import CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job
+from jobs.keys import key
 from models import Task, utcnow
-from workers.jobs import LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job, JobClient
-from workers.redis_client import key
 
 log = logging.getLogger("mcps.reaper")
 
@@ -54,7 +56,7 @@ def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: 
     moved = 0
     while (raw := client.lpop(direct)) is not None:
         job = dramatiq.Message.decode(raw).args[0]
-        if job.get("kind") != "cancel":
+        if job.get("kind") != CANCEL_KIND:
             jobs.submit(Job.from_dict(job), LIFECYCLE_QUEUE)
             moved += 1
     return moved
@@ -91,13 +93,12 @@ def reap(client: redis.Redis, broker: dramatiq.Broker, settings: Section, worker
     handed_back = hand_back_queued(client, broker, settings, worker_id)
     failed = 0
     for job in taken_from_lifecycle(client, broker, worker_id):
-        if job.get("kind") == "cancel" or stream.final_event(client, settings, job["id"]):
+        if job.get("kind") == CANCEL_KIND or stream.final_event(client, settings, job["id"]):
             continue
         if job.get("kind") in LIFECYCLE_KINDS:  # idempotent: another worker does it
             JobClient(broker, client, settings).submit(Job.from_dict(job), LIFECYCLE_QUEUE)
             continue
-        event = {"type": stream.FINAL_EVENT, "status": "failed", "error_type": "worker_lost",
-                 "error": f"worker {worker_id} died before answering; the job was not retried"}
+        event = events.failed(ErrorType.WORKER_LOST, f"worker {worker_id} died before answering; the job was not retried")
         stream.publish_now(client, settings, job["id"], event)
         record_failure(job, event)
         failed += 1
@@ -115,8 +116,7 @@ def fail_recorded_in_flight(client: redis.Redis, settings: Section, worker_id: s
     for task in Task.select().where((Task.worker_id == worker_id) & Task.status.in_(("queued", "running"))):
         error = f"worker {worker_id} died before answering; the job was not retried"
         if not stream.final_event(client, settings, task.id):
-            stream.publish_now(client, settings, task.id, {"type": stream.FINAL_EVENT, "status": "failed",
-                                                           "error_type": "worker_lost", "error": error})
+            stream.publish_now(client, settings, task.id, events.failed(ErrorType.WORKER_LOST, error))
         Task.update(status="failed", error_type="worker_lost", error=error, finished_at=utcnow()).where(
             Task.id == task.id).execute()
         failed += 1

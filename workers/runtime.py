@@ -15,19 +15,20 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
-import dramatiq
 import psutil
 import redis
 
 from config import Section
+from jobs import registry, stream
+from jobs.client import JobClient
+from jobs.connection import aredis_client, redis_client
+from jobs.keys import cancel_key, lease_key, live_key
+from jobs.leases import ToolOwnerLease
 from models import LogEntry, Tool, utcnow
-from workers import reaper, registry, stream
+from workers import reaper
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
-from workers.jobs import JobClient
-from workers.leases import ToolOwnerLease
 from workers.limits import TreeMeter
-from workers.redis_client import aredis_client, key, redis_client
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -41,19 +42,16 @@ def tool_config(tool: Tool) -> dict:
         "max_restart_attempts", "call_timeout_s", "memory_limit_mb", "cpu_limit_percent", "auto_start")}
 
 
-def live_key(settings: Section, tool_id: int) -> str:
-    return key(settings, "tool", tool_id, "live")
-
-
 class WorkerRuntime:
-    def __init__(self, settings: Section, broker: dramatiq.Broker):
+    def __init__(self, settings: Section):
         self.settings = settings
-        self.broker = broker
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.queue = registry.worker_queue(self.id)
         self.redis = redis_client(settings)
         self.leases = ToolOwnerLease(self.redis, settings)
-        self.jobs = JobClient(broker, self.redis, settings)  # for jobs this worker sends on (forwards, steps)
+        # For the jobs this worker sends on (forwards, workflow steps, handed-back jobs): a client of the queue.
+        self.jobs = JobClient.from_settings(settings, self.redis)
+        self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self.bookkeeper = Bookkeeper()
@@ -75,9 +73,6 @@ class WorkerRuntime:
         self.bookkeeper.start()
         self._loop_thread.start()
         self._beat()
-        self.broker.declare_queue(self.queue)
-        from workers.actors import dispatch_on_loop  # actors needs this runtime: imported once it exists
-        self.broker.dispatch_directly = dispatch_on_loop
         self._reap_dead_workers()
         self._auto_start_if_first()
         self._heartbeat_thread.start()
@@ -195,10 +190,14 @@ class WorkerRuntime:
             if self._publishing.get(job_id) is done:
                 del self._publishing[job_id]
 
+    def publish_now(self, job_id: str, event: dict) -> None:
+        """Append an event to a job's stream from a worker thread."""
+        stream.publish_now(self.redis, self.settings, job_id, event)
+
     def is_cancelled(self, job_id: str, check_redis: bool) -> bool:
         if job_id in self.cancelled:
             return True
-        return check_redis and bool(self.redis.exists(key(self.settings, "job", job_id, "cancel")))
+        return check_redis and bool(self.redis.exists(cancel_key(self.settings, job_id)))
 
     # -- heartbeat and supervision ----------------------------------------------------------------
 
@@ -258,7 +257,7 @@ class WorkerRuntime:
         wanted = [t.id for t in Tool.select(Tool.id).where(Tool.desired_state == "running")]
         if not wanted:
             return
-        owners = self.redis.mget([key(self.settings, "tool", t, "owner") for t in wanted])
+        owners = self.redis.mget([lease_key(self.settings, t) for t in wanted])
         for tool_id, owner in zip(wanted, owners):
             if owner is None and tool_id not in self.sessions and self.leases.claim(tool_id, self.id):
                 tool = Tool.get_or_none(Tool.id == tool_id)

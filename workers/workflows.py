@@ -18,7 +18,7 @@ import re
 import time
 from typing import Any, Callable
 
-from workers.jobs import Job, JobClient, JobError
+from jobs import Job, JobClient, JobError
 
 REFERENCE = re.compile(r"\$\{([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}")
 AGGREGATE_SEPARATOR = "__"

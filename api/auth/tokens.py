@@ -15,7 +15,7 @@ from api.errors import error_response
 from api.extensions import get_redis, get_settings
 from config import Section, secret
 from models import User
-from workers.redis_client import key
+from jobs.keys import key
 
 
 def init_jwt(app: Flask, settings: Section) -> JWTManager:

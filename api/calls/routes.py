@@ -19,7 +19,7 @@ from api.tasks.schemas import ExecuteSchema
 from api.tasks.workflows import checked_definition, start_run
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
 from models import Session, Tool
-from workers.jobs import Job, JobError
+from jobs import ErrorType, Job, JobError, admission
 
 blp = Blueprint("calls", __name__, url_prefix="", description="Calling tools (MCP requests as jobs)")
 SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" splits unambiguously
@@ -35,13 +35,10 @@ CALL_FIELDS = (Tool.id, Tool.name, Tool.status, Tool.desired_state, Tool.auto_st
 def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, session_id: int | None = None,
                 asynchronous: bool = False):
     """Send one MCP request to the tool's owner: the result (sync) or 202 + task id (async)."""
-    # STOPPED but meant to run: its worker went away, the call's worker starts it. ERROR: the tool gave up
-    # after its restarts; only a start (or auto_start) tries again, not every call.
-    startable = tool.auto_start or (tool.status == "STOPPED" and tool.desired_state == "running")
-    if tool.status in ("STOPPED", "ERROR") and not startable:
-        reason = f": {tool.last_error}" if tool.status == "ERROR" and tool.last_error else ""
-        abort(409, message=f"tool {tool.name} is {tool.status}{reason}; start it first (or enable auto_start)",
-              errors={"error_type": "tool_not_running"})
+    try:
+        admission.check_call(tool, running=admission.is_running(tool))
+    except JobError as refused:
+        abort(ErrorType.TOOL_NOT_RUNNING.http_status, message=str(refused), errors={"error_type": refused.error_type})
     user = current_user()
     if session_id is not None and not Session.select().where(
             (Session.id == session_id) & (Session.user_id == user.id)).exists():

@@ -18,7 +18,7 @@ from api.auth import require_role
 from api.extensions import get_redis, get_settings
 from api.schemas import UTCDateTime
 from models import db
-from workers.registry import live_workers
+from jobs.registry import live_workers
 
 blp = Blueprint("system", __name__, url_prefix="/system", description="Health and information")
 log = logging.getLogger("mcps.api.system")

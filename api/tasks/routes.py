@@ -18,8 +18,8 @@ from api.tasks.views import task_view
 from api.tasks.workflows import checked_definition, latest_run, run_status, start_run
 from api.tools.schemas import WaitArgs
 from models import FINAL_STATUSES, Task, Tool, new_id
-from workers.jobs import WORKFLOW_KIND
-from workers import stream
+from jobs import WORKFLOW_KIND
+from jobs import stream
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="Jobs: lifecycle actions and tool calls")
 SSE_KEEPALIVE_MS = 15000

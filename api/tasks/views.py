@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from api.extensions import get_redis, get_settings
 from models import FINAL_STATUSES, Task
-from workers import stream
-from workers.jobs import Job
+from jobs import stream
+from jobs import Job
 
 
 def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -> dict | None:

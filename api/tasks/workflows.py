@@ -11,7 +11,7 @@ from api.jobs import accepted, accepted_after_wait, get_jobs, wait_limit
 from api.tasks.schemas import TaskSchema
 from api.tasks.views import task_view
 from models import Task, Tool
-from workers.jobs import WORKFLOW_KIND, Job, JobError
+from jobs import WORKFLOW_KIND, Job, JobError
 from workers.workflows import WorkflowError, validate_definition
 
 

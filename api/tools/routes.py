@@ -21,8 +21,8 @@ from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, 
                                ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
 from models import LogEntry, Tool, db, utcnow
 from models.fastget import get_by
-from workers.jobs import Job, JobError
-from workers.runtime import live_key
+from jobs import Job, JobError
+from jobs.keys import live_key
 
 blp = Blueprint("tools", __name__, url_prefix="/tools", description="MCP servers managed by the platform")
 log = logging.getLogger("mcps.api.tools")

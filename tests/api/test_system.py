@@ -5,7 +5,7 @@ from flask_jwt_extended import create_access_token
 from api.users.accounts import create_user
 from models import User
 from tests.api.conftest import PASSWORD, bearer
-from workers.registry import beat
+from jobs.registry import beat
 
 HEALTH = "/api/v1/system/health"
 

@@ -10,7 +10,7 @@ from api.extensions import REDIS_KEY
 from models import Task
 from tests.api.test_tools import (TASKS, TOOLS, admin, app, create_tool, echo_tool, legacy_tool, operator,  # noqa: F401
                                   stdio_body, viewer, wait_for, wait_task, worker)
-from workers import stream
+from jobs import stream
 
 
 def call_async(client, headers, tool_ref, tool, arguments=None, **body) -> str:

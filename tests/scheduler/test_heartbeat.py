@@ -2,7 +2,7 @@ import json
 import logging
 
 from scheduler.jobs import JobContext, heartbeat, heartbeat_key, periodic_jobs
-from workers.redis_client import redis_client
+from jobs.connection import redis_client
 
 
 def test_given_the_default_jobs_then_there_is_a_heartbeat_every_configured_period(settings):

@@ -10,7 +10,7 @@ import pytest
 from scheduler.jobs import PeriodicJob, every
 from scheduler.leader import LeaderLock, current_leader, leader_key
 from scheduler.runner import PeriodicScheduler
-from workers.redis_client import redis_client
+from jobs.connection import redis_client
 
 TTL_MS = 600
 

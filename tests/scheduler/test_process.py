@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.leader import current_leader
-from workers.redis_client import redis_client
+from jobs.connection import redis_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL_MS = 900

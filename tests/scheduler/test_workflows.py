@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from models import Task
 from scheduler.jobs import JobContext
 from scheduler.workflows import due_fire_times, start_scheduled_workflows
-from workers.redis_client import redis_client
+from jobs.connection import redis_client
 
 
 def test_given_a_cron_when_a_window_is_asked_then_the_fire_times_inside_it():

@@ -8,8 +8,8 @@ import pytest
 
 from models import LogEntry, Message, Task, Tool
 from tests.harness import make_stdio_tool, wait_for
-from workers import stream
-from workers.jobs import Job
+from jobs import stream
+from jobs import Job
 
 
 @pytest.fixture
@@ -39,14 +39,13 @@ def test_given_a_tool_that_raises_when_called_then_is_error_result_not_platform_
     assert "nope" in outcome["result"]["content"][0]["text"]
 
 
-def test_given_an_unknown_mcp_tool_when_called_then_invalid_params(echo_tool, run_job):
+def test_given_an_unknown_mcp_tool_when_called_then_the_servers_error_result(echo_tool, run_job):
+    # The SDK's server answers an unknown tool with an isError result (not a JSON-RPC error)
     outcome = run_job("call", echo_tool.id, tool="no_such_tool", arguments={})
 
-    assert outcome["status"] in ("failed", "succeeded")
-    if outcome["status"] == "failed":
-        assert outcome["error_type"] == "invalid_params" and outcome["mcp_error_code"] == -32602
-    else:  # some servers report unknown tools as isError results
-        assert outcome["result"]["isError"] is True
+    assert outcome["status"] == "succeeded"
+    assert outcome["result"]["isError"] is True
+    assert "no_such_tool" in outcome["result"]["content"][0]["text"]
 
 
 def test_given_a_slow_tool_when_called_then_progress_events_precede_the_result(echo_tool, jobs, settings):

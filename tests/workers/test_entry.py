@@ -8,8 +8,8 @@ import psutil
 
 from models import LogEntry, Tool
 from tests.harness import ROOT, make_stdio_tool, settings_environ, wait_for
-from workers import registry
-from workers.redis_client import redis_client
+from jobs import registry
+from jobs.connection import redis_client
 
 
 def test_given_the_procfile_worker_when_its_group_gets_sigterm_then_tools_stop_gracefully(

@@ -7,9 +7,8 @@ import pytest
 from models import Tool
 from tests.harness import WorkerProcess, make_stdio_tool, wait_for
 from workers.embedded_redis import start_embedded_redis
-from workers.jobs import Job, JobClient, JobError
-from workers.main import build_broker
-from workers.redis_client import redis_client, wait_for_redis
+from jobs import Job, JobClient, JobError
+from jobs.connection import redis_client, wait_for_redis
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def test_given_a_running_tool_when_redis_restarts_then_calls_work_again(embedded
         bind_fresh_database(embedded_settings)
         worker = WorkerProcess(embedded_settings)
         worker.wait_ready()
-        jobs = JobClient(build_broker(embedded_settings, client), client, embedded_settings)
+        jobs = JobClient.from_settings(embedded_settings, client)
         tool = make_stdio_tool("legacy", "legacy_server.py")
         assert jobs.run(Job(kind="start", tool_id=tool.id), 30)["status"] == "succeeded"
         pid = Tool.get_by_id(tool.id).pid

@@ -5,7 +5,7 @@ import psutil
 
 from models import Tool
 from tests.harness import make_stdio_tool, wait_for
-from workers.jobs import Job
+from jobs import Job
 
 
 def test_given_a_stdio_tool_when_started_then_running_with_its_tool_list(start_worker, run_job):

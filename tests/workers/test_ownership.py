@@ -7,8 +7,8 @@ import psutil
 
 from models import Tool
 from tests.harness import make_stdio_tool, wait_for
-from workers.leases import ToolOwnerLease
-from workers.redis_client import redis_client
+from jobs.leases import ToolOwnerLease
+from jobs.connection import redis_client
 
 
 def test_given_two_workers_and_many_tools_then_each_tool_has_one_owner_and_stop_reaches_it(

@@ -15,7 +15,7 @@ def redis_client(settings: Section, **options) -> redis.Redis:
 
 
 def aredis_client(settings: Section, **options) -> redis.asyncio.Redis:
-    """An asyncio client (for the worker's MCP loop), on the same Redis."""
+    """An asyncio client (the workers' MCP loop, the MCP proxy), on the same Redis."""
     return redis.asyncio.Redis.from_url(settings.redis.url, health_check_interval=30, **options)
 
 
@@ -30,8 +30,3 @@ def wait_for_redis(client: redis.Redis, timeout_s: float = 15.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-
-
-def key(settings: Section, *parts: object) -> str:
-    """A namespaced key: key(settings, "job", job_id) -> "mcps:job:<id>"."""
-    return ":".join([settings.redis.namespace, *map(str, parts)])

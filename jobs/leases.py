@@ -8,7 +8,7 @@ from __future__ import annotations
 import redis
 
 from config import Section
-from workers.redis_client import key
+from jobs.keys import lease_key
 
 # A lease that vanished (Redis restarted without its data) is taken back: its session still lives here.
 _RENEW = """
@@ -29,10 +29,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def lease_key(settings: Section, tool_id: int) -> str:
-    return key(settings, "tool", tool_id, "owner")
 
 
 class ToolOwnerLease:

@@ -10,11 +10,7 @@ import json
 import redis
 
 from config import Section
-from workers.redis_client import key
-
-
-def worker_key(settings: Section, worker_id: str) -> str:
-    return key(settings, "worker", worker_id)
+from jobs.keys import worker_key, workers_key
 
 
 def worker_queue(worker_id: str) -> str:
@@ -25,7 +21,7 @@ def worker_queue(worker_id: str) -> str:
 def beat(pipe: redis.client.Pipeline, settings: Section, info: dict) -> None:
     """Queue the heartbeat of one worker on `pipe` (the caller executes it)."""
     pipe.set(worker_key(settings, info["id"]), json.dumps(info), px=settings.mcp.worker.lease_ttl_ms)
-    pipe.sadd(key(settings, "workers"), info["id"])
+    pipe.sadd(workers_key(settings), info["id"])
 
 
 def is_alive(client: redis.Redis, settings: Section, worker_id: str) -> bool:
@@ -33,7 +29,7 @@ def is_alive(client: redis.Redis, settings: Section, worker_id: str) -> bool:
 
 
 def known_worker_ids(client: redis.Redis, settings: Section) -> set[str]:
-    return {member.decode() for member in client.smembers(key(settings, "workers"))}
+    return {member.decode() for member in client.smembers(workers_key(settings))}
 
 
 def live_workers(client: redis.Redis, settings: Section) -> list[dict]:
@@ -46,4 +42,4 @@ def live_workers(client: redis.Redis, settings: Section) -> list[dict]:
 
 
 def forget(client: redis.Redis, settings: Section, worker_id: str) -> None:
-    client.srem(key(settings, "workers"), worker_id)
+    client.srem(workers_key(settings), worker_id)

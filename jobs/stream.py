@@ -1,7 +1,8 @@
 """The result stream of a job: a capped Redis stream `<ns>:job:<id>` with a TTL.
 
-The worker appends progress, log and final `result` events; callers block on XREAD. One stream per
-job keeps waiting cheap (no polling) and lets a late reader (SSE, GET /tasks/<id>) replay everything.
+The worker appends progress, log and input-request events and one final `result` event; callers block
+on XREAD. One stream per job keeps waiting cheap (no polling) and lets a late reader (SSE,
+GET /tasks/<id>) replay everything. Readers exist for both sides: redis (sync) and redis.asyncio.
 """
 from __future__ import annotations
 
@@ -11,20 +12,21 @@ from typing import Iterator
 import redis
 
 from config import Section
-from workers.redis_client import key
+from jobs.events import FINAL
+from jobs.keys import stream_key
 
-FINAL_EVENT = "result"
+FINAL_EVENT = FINAL
+READ_COUNT = 100
 
 
-def stream_key(settings: Section, job_id: str) -> str:
-    return key(settings, "job", job_id)
+def encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"), default=str)
 
 
 def publish(pipe, settings: Section, job_id: str, event: dict) -> None:
-    """Queue one event on `pipe` (a pipeline or client): XADD capped + refresh the TTL."""
+    """Queue one event on `pipe` (a pipeline, sync or async): XADD capped + refresh the TTL."""
     name = stream_key(settings, job_id)
-    pipe.xadd(name, {"e": json.dumps(event, separators=(",", ":"), default=str)},
-              maxlen=settings.mcp.jobs.stream_maxlen, approximate=True)
+    pipe.xadd(name, {"e": encode(event)}, maxlen=settings.mcp.jobs.stream_maxlen, approximate=True)
     pipe.expire(name, settings.mcp.jobs.result_ttl_s)
 
 
@@ -34,13 +36,23 @@ def publish_now(client: redis.Redis, settings: Section, job_id: str, event: dict
     pipe.execute()
 
 
+def decode_reply(reply) -> list[tuple[str, dict]]:
+    """(entry id, event) pairs of an XREAD reply on one stream."""
+    if not reply or isinstance(reply, Exception):
+        return []
+    return [(entry_id.decode(), json.loads(fields[b"e"])) for entry_id, fields in reply[0][1]]
+
+
 def read(client: redis.Redis, settings: Section, job_id: str, after: str = "0",
          block_ms: int | None = None) -> list[tuple[str, dict]]:
     """Events after stream id `after` (blocking up to block_ms if there are none yet)."""
-    reply = client.xread({stream_key(settings, job_id): after}, block=block_ms, count=100)
-    if not reply:
-        return []
-    return [(entry_id.decode(), json.loads(fields[b"e"])) for entry_id, fields in reply[0][1]]
+    return decode_reply(client.xread({stream_key(settings, job_id): after}, block=block_ms, count=READ_COUNT))
+
+
+async def aread(client, settings: Section, job_id: str, after: str = "0",
+                block_ms: int | None = None) -> list[tuple[str, dict]]:
+    """`read` on a redis.asyncio client."""
+    return decode_reply(await client.xread({stream_key(settings, job_id): after}, block=block_ms, count=READ_COUNT))
 
 
 def final_event(client: redis.Redis, settings: Section, job_id: str) -> dict | None:

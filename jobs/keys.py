@@ -1,0 +1,48 @@
+"""Every Redis key name of the job protocol, in one place. All start with `redis.namespace`."""
+from __future__ import annotations
+
+from config import Section
+
+
+def key(settings: Section, *parts: object) -> str:
+    """A namespaced key: key(settings, "job", job_id) -> "mcps:job:<id>"."""
+    return ":".join([settings.redis.namespace, *map(str, parts)])
+
+
+def stream_key(settings: Section, job_id: str) -> str:
+    """A job's result stream (progress, log, input requests, then its final event)."""
+    return key(settings, "job", job_id)
+
+
+def cancel_key(settings: Section, job_id: str) -> str:
+    """Set when a job is cancelled, for a worker that has not started it yet."""
+    return key(settings, "job", job_id, "cancel")
+
+
+def lease_key(settings: Section, tool_id: int) -> str:
+    """The tool owner lease: the id of the worker holding the tool's MCP session."""
+    return key(settings, "tool", tool_id, "owner")
+
+
+def live_key(settings: Section, tool_id: int) -> str:
+    """A running tool's live stats (pid, memory, CPU), refreshed by its owner's heartbeat."""
+    return key(settings, "tool", tool_id, "live")
+
+
+def worker_key(settings: Section, worker_id: str) -> str:
+    """A live worker's heartbeat (JSON), expiring with the lease TTL."""
+    return key(settings, "worker", worker_id)
+
+
+def workers_key(settings: Section) -> str:
+    """The set of every worker id seen (pruned by readers)."""
+    return key(settings, "workers")
+
+
+def call_budget_key(settings: Section, who: str, window: int) -> str:
+    return key(settings, "ratelimit", "calls", who, window)
+
+
+def broker_namespace(settings: Section) -> str:
+    """Dramatiq's own keys (queues, acks) live under this prefix."""
+    return f"{settings.redis.namespace}:dq"
