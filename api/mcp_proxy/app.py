@@ -23,12 +23,12 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from api.mcp_proxy import eras, wire
 from api.mcp_proxy.auth import Authenticator, Unauthorized
 from api.mcp_proxy.catalog import Catalog
-from api.mcp_proxy.joblink import AsyncJobClient
 from api.mcp_proxy.methods import Methods, Request, Services
 from api.mcp_proxy.sessions import SessionStore
 from config import Section, secret
+from jobs import AsyncJobClient
+from jobs.connection import aredis_client
 from models import bind_database, bind_encryption_key
-from workers.redis_client import aredis_client
 
 log = logging.getLogger("mcps.proxy")
 SESSION_HEADER = b"mcp-session-id"
@@ -64,7 +64,7 @@ class ProxyApp:
         for task in self._background:
             task.cancel()
         if self.services is not None:
-            await self.services.jobs.aclose()
+            await self.services.jobs.close()
 
     async def _lifespan(self, receive, send) -> None:
         while True:

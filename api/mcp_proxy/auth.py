@@ -18,7 +18,7 @@ from api.auth import apikeys
 from config import Section, secret
 from models import User
 from models.fastget import get_by
-from workers.redis_client import key
+from jobs.keys import key
 
 CACHE_S = 2.0
 _CACHE_MAX = 10_000

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from limits import parse_many
-from mcp_types import (CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
-                       REQUEST_TIMEOUT, SERVER_INFO_META_KEY)
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, SERVER_INFO_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from api.mcp_proxy import policy
 from api.mcp_proxy.auth import Caller
 from api.mcp_proxy.catalog import URI_PREFIX, Backend, Catalog, View
-from api.mcp_proxy.joblink import CallBudget, Job, JobError
 from api.mcp_proxy.sessions import LOG_LEVELS, HandshakeSession, SessionStore
 from api.mcp_proxy.wire import RpcError, invalid_params, method_not_found
+from jobs import CallBudget, ErrorType, Job, JobError, RateLimited
+from jobs.events import is_final
 
 log = logging.getLogger("mcps.proxy")
 SERVER_INFO = {"name": "mcps", "title": "mcps platform", "version": "0.1.0"}
@@ -33,15 +33,9 @@ AGGREGATE_CAPABILITIES = {"tools": {"listChanged": True}, "resources": {"subscri
                           "prompts": {"listChanged": True}, "logging": {}, "completions": {}}
 # The worker answers by the job's deadline (a timeout is an answer too); we wait this much longer for it.
 REPLY_GRACE_S = 2.0
-RATE_LIMITED = -32029
-LIST_MAX_AGE_S = 0.1  # implementation-defined server error range (-32000..-32099)
-
-# How a failed job reads as a JSON-RPC error (codes of mcp_types where MCP has one).
-ERROR_CODES = {"method_not_found": METHOD_NOT_FOUND, "invalid_params": INVALID_PARAMS, "not_found": INVALID_PARAMS,
-               "bad_request": INVALID_REQUEST, "timeout": REQUEST_TIMEOUT, "deadline_exceeded": REQUEST_TIMEOUT,
-               "wait_timeout": REQUEST_TIMEOUT, "connection_lost": CONNECTION_CLOSED,
-               "worker_lost": CONNECTION_CLOSED, "tool_not_running": CONNECTION_CLOSED,
-               "rate_limited": RATE_LIMITED}
+# A list may be this old: it is what a client reads right after a tool started (calls use the snapshot as
+# it is, and look again only for a name it lacks).
+LIST_MAX_AGE_S = 0.1
 
 Emit = Callable[[dict], Awaitable[None]]
 
@@ -65,6 +59,9 @@ class Request:
     def progress_token(self):
         meta = self.params.get("_meta")
         return meta.get("progressToken") if isinstance(meta, dict) else None
+
+    def wants_any_log(self) -> bool:
+        return (self.session.log_level if self.session is not None else self.log_level) in LOG_LEVELS
 
     def wants_log(self, level: str) -> bool:
         if self.session is not None:
@@ -156,8 +153,6 @@ class Methods:
         return await self._page(request, "prompts")
 
     async def _page(self, request: Request, key: str) -> dict:
-        # A list is what a client reads right after a tool started: it may be at most LIST_MAX_AGE_S old
-        # (calls use the snapshot as it is, and look again only for a name it lacks).
         if await self.services.catalog.ensure_fresh(LIST_MAX_AGE_S):
             self._fresh_view(request)
         items = getattr(request.view, key)
@@ -270,13 +265,15 @@ class Methods:
         wait_s = services.settings.mcp.jobs.wait_max_s
         job = Job(kind=kind, tool_id=backend.id, args=args, user_id=request.caller.user_id,
                   deadline=time.time() + wait_s)
-        on_event = self._event_forwarder(request) if request.emit is not None else None
-        if request.session is not None and kind not in ("list_resource_templates",):
+        budget = services.budget(request.caller)
+        if request.session is not None:
             # Not awaited: the mapping is only read by a cancellation, which comes after the call went out.
             asyncio.get_running_loop().create_task(
                 services.sessions.remember_request(request.session.id, request.request_id, job.id))
-        running = asyncio.ensure_future(services.jobs.run(job, wait_s + REPLY_GRACE_S, services.budget(request.caller),
-                                                          on_event))
+        if request.emit is not None and (request.progress_token is not None or request.wants_any_log()):
+            running = asyncio.ensure_future(self._follow(request, job, wait_s + REPLY_GRACE_S, budget))
+        else:  # nothing to pass on before the result: enqueue and first wait in one round trip
+            running = asyncio.ensure_future(services.jobs.run(job, wait_s + REPLY_GRACE_S, budget))
         try:
             if request.disconnected is not None:
                 gone = asyncio.ensure_future(request.disconnected())
@@ -285,17 +282,33 @@ class Methods:
                     running.cancel()
                     await services.jobs.cancel(job.id)
                     log.info("event=proxy.cancelled reason=client_gone job=%s", job.id)
-                    raise RpcError(INTERNAL_ERROR, "the client went away; the job was cancelled")
+                    raise RpcError(ErrorType.CANCELLED.jsonrpc_code, "the client went away; the job was cancelled")
                 gone.cancel()
             event = await running
-        except JobError as error:
-            raise RpcError(ERROR_CODES.get(error.error_type, INTERNAL_ERROR), str(error),
-                           {"error_type": error.error_type, "task_id": job.id}) from None
+        except RateLimited as refusal:
+            event = refusal.event
+        except (JobError, TimeoutError) as error:
+            error_type = ErrorType.of(getattr(error, "error_type", "wait_timeout"))
+            raise RpcError(error_type.jsonrpc_code, str(error) or "no result in time",
+                           {"error_type": error_type.value, "task_id": job.id}) from None
         if event.get("status") != "succeeded":
-            error_type = event.get("error_type", "internal")
-            code = event.get("mcp_error_code") or ERROR_CODES.get(error_type, INTERNAL_ERROR)
-            raise RpcError(code, event.get("error") or error_type, {"error_type": error_type, "task_id": job.id})
+            error_type = ErrorType.of(event.get("error_type"))
+            # A backend's own JSON-RPC error (unknown tool, bad arguments) reaches the client as it was.
+            code = event.get("mcp_error_code") or error_type.jsonrpc_code
+            raise RpcError(code, event.get("error") or error_type.value,
+                           {"error_type": error_type.value, "task_id": job.id})
         return event["result"]
+
+    async def _follow(self, request: Request, job: Job, timeout_s: float, budget: CallBudget) -> dict:
+        """Submit, then pass progress and log events on to the client until the final event."""
+        forward = self._event_forwarder(request)
+        async with asyncio.timeout(timeout_s):
+            await self.services.jobs.submit(job, limit=budget)
+            async for _, event in self.services.jobs.follow(job.id):
+                if is_final(event):
+                    return event
+                await forward(event)
+        raise JobError("the job's stream ended without a result", "internal")
 
     def _event_forwarder(self, request: Request):
         token = request.progress_token

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from config import Section
-from workers.redis_client import key
+from jobs.keys import key
 
 # The levels of notifications/message, least to most severe (RFC 5424 as MCP uses them).
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
