@@ -120,9 +120,12 @@ def operator_key(make_key):
 
 @pytest.fixture
 def start_tool(start_worker, run_job):
-    """start_tool(name, script or module args): a stdio tool created and started by a real worker."""
-    start_worker()
+    """start_tool(name, script or module args): a stdio tool created and started by the test's real worker."""
+    workers = []
+
     def start(name: str, script: str | None = None, args: list[str] | None = None) -> Tool:
+        if not workers:
+            workers.append(start_worker())
         if script is not None:
             tool = make_stdio_tool(name, script)
         else:
