@@ -150,6 +150,8 @@ def _check(values: dict) -> None:
     if values["mcp"]["tools"]["log_level"] not in MCP_LOG_LEVELS:
         raise ConfigError(f"mcp.tools.log_level: must be one of {', '.join(MCP_LOG_LEVELS)}, "
                           f"got {values['mcp']['tools']['log_level']!r}")
+    if values["mcp"]["proxy"]["naming"] not in ("on_conflict", "always"):
+        raise ConfigError(f"mcp.proxy.naming: must be on_conflict or always, got {values['mcp']['proxy']['naming']!r}")
     for key in ("management", "calls"):
         _check_rate(values["rate_limits"][key], f"rate_limits.{key}")
 

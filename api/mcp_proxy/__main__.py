@@ -1,25 +1,50 @@
-"""Placeholder for the MCP proxy process (see api/mcp_proxy/__init__.py)."""
+"""`python -m api.mcp_proxy`: the MCP front door (streamable HTTP, uvicorn), or with --stdio a bridge from
+a client that launches a command (Cursor, Claude Desktop) to a front door somewhere over HTTP."""
+from __future__ import annotations
+
 import argparse
-import signal
+import logging
+import os
 import sys
 
+from config import load_settings
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m api.mcp_proxy",
-                                     description="The MCP front door for clients (not built yet: a placeholder).")
-    parser.add_argument("--stdio", action="store_true", help="serve one MCP client on stdin/stdout")
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m api.mcp_proxy",
+        description="The mcps MCP front door: every running tool served to MCP clients over streamable HTTP "
+                    "at /mcp (one tool at /mcp/tools/<tool>), both protocol eras (2026-07-28 and the "
+                    "initialize handshake). Host and port default to settings mcp.proxy.host/port.",
+        epilog="stdio bridge: python -m api.mcp_proxy --stdio --url http://host:8001/mcp (the API key is read "
+               "from MCPS_API_KEY)")
+    parser.add_argument("--host", help="address to listen on (default: mcp.proxy.host)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: mcp.proxy.port, 8001)")
+    parser.add_argument("--stdio", action="store_true", help="bridge stdio to the front door at --url")
+    parser.add_argument("--url", help="the front door's MCP endpoint for --stdio, e.g. http://host:8001/mcp")
     return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args(sys.argv[1:])  # --help prints the usage and exits 0 here, before anything waits
-    print("event=proxy.not_implemented note='the MCP proxy is the next issue; REST calls work: "
-          "POST /api/v1/tools/<tool>/call and /api/v1/mcp/http/call'", flush=True)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.stdio:
-        print("the stdio MCP proxy is not built yet", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.pause()
+        from api.mcp_proxy.stdio_bridge import run_bridge
+
+        if not args.url:
+            print("--stdio needs --url http://host:port/mcp", file=sys.stderr)
+            return 2
+        return run_bridge(args.url, os.environ.get("MCPS_API_KEY"))
+    import uvicorn
+
+    from api.mcp_proxy.app import create_app
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    host = args.host or settings.mcp.proxy.host
+    port = args.port or settings.mcp.proxy.port
+    logging.getLogger("mcps.proxy").info("event=proxy.listening host=%s port=%s", host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                lifespan="on", timeout_graceful_shutdown=5)
     return 0
 
 

@@ -1,0 +1,104 @@
+"""Handshake-era sessions (`initialize` + `Mcp-Session-Id`), kept in Redis so that any proxy process
+serves any request of a session.
+
+A session is one hash `<ns>:mcp:session:<id>` (negotiated version, client capabilities and info, log
+level, who owns it, which endpoint it was opened on) and a set `...:subs` of subscribed resource URIs,
+both expiring after `session_ttl_s` without a request. Reading a session also renews it: one pipelined
+round trip. 2026-era requests have no session at all.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from config import Section
+from jobs.keys import key
+
+# The levels of notifications/message, least to most severe (RFC 5424 as MCP uses them).
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+@dataclass(frozen=True)
+class HandshakeSession:
+    id: str
+    protocol_version: str
+    principal: str
+    endpoint: str  # "" for /mcp, the tool's name for /mcp/tools/<tool>
+    client_capabilities: dict
+    client_info: dict
+    log_level: str | None
+
+    def wants_log(self, level: str) -> bool:
+        return self.log_level is not None and _rank(level) >= _rank(self.log_level)
+
+
+def _rank(level: str) -> int:
+    return LOG_LEVELS.index(level) if level in LOG_LEVELS else 1
+
+
+class SessionStore:
+    def __init__(self, redis, settings: Section):
+        self.redis = redis
+        self.settings = settings
+        self.ttl_s = settings.mcp.proxy.session_ttl_s
+
+    def _key(self, session_id: str, *parts: str) -> str:
+        return key(self.settings, "mcp", "session", session_id, *parts)
+
+    async def create(self, protocol_version: str, principal: str, endpoint: str, client_capabilities: dict,
+                     client_info: dict) -> HandshakeSession:
+        session = HandshakeSession(id=secrets.token_hex(16), protocol_version=protocol_version, principal=principal,
+                                   endpoint=endpoint, client_capabilities=client_capabilities,
+                                   client_info=client_info, log_level=None)
+        name = self._key(session.id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(name, mapping={"version": protocol_version, "principal": principal, "endpoint": endpoint,
+                                 "capabilities": json.dumps(client_capabilities), "client": json.dumps(client_info),
+                                 "created": time.time()})
+        pipe.expire(name, self.ttl_s)
+        await pipe.execute()
+        return session
+
+    async def get(self, session_id: str) -> HandshakeSession | None:
+        name = self._key(session_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(name)
+        pipe.expire(name, self.ttl_s)
+        pipe.expire(self._key(session_id, "subs"), self.ttl_s)
+        fields, _, _ = await pipe.execute()
+        if not fields:
+            return None
+        level = fields.get(b"log_level")
+        return HandshakeSession(id=session_id, protocol_version=fields[b"version"].decode(),
+                                principal=fields[b"principal"].decode(), endpoint=fields[b"endpoint"].decode(),
+                                client_capabilities=json.loads(fields[b"capabilities"]),
+                                client_info=json.loads(fields[b"client"]),
+                                log_level=level.decode() if level else None)
+
+    async def set_log_level(self, session_id: str, level: str) -> None:
+        await self.redis.hset(self._key(session_id), "log_level", level)
+
+    async def subscribe(self, session_id: str, uri: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self._key(session_id, "subs"), uri)
+        pipe.expire(self._key(session_id, "subs"), self.ttl_s)
+        await pipe.execute()
+
+    async def unsubscribe(self, session_id: str, uri: str) -> None:
+        await self.redis.srem(self._key(session_id, "subs"), uri)
+
+    async def subscriptions(self, session_id: str) -> set[str]:
+        return {uri.decode() for uri in await self.redis.smembers(self._key(session_id, "subs"))}
+
+    async def remember_request(self, session_id: str, request_id, job_id: str) -> None:
+        """Which job serves a request, so that a `notifications/cancelled` reaching any process cancels it."""
+        await self.redis.set(self._key(session_id, "req", json.dumps(request_id)), job_id, ex=self.ttl_s)
+
+    async def job_for(self, session_id: str, request_id) -> str | None:
+        job_id = await self.redis.get(self._key(session_id, "req", json.dumps(request_id)))
+        return job_id.decode() if job_id else None
+
+    async def delete(self, session_id: str) -> bool:
+        return bool(await self.redis.delete(self._key(session_id), self._key(session_id, "subs")))
