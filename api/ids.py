@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 from werkzeug.routing import BaseConverter, ValidationError as NoRouteMatch
 
 MAX_ID = 2 ** 63 - 1

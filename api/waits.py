@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator
 
 from flask import current_app
 
@@ -53,3 +55,16 @@ def waiting_threads() -> WaitingThreads:
         waits = current_app.extensions[WAITS_KEY] = WaitingThreads(
             settings.server.threads - settings.server.reserved_threads, settings.mcp.jobs.sync_waits_per_user)
     return waits
+
+
+@contextmanager
+def thread_lent_to(user_id: int) -> Iterator[bool]:
+    """`with thread_lent_to(user.id) as waiting:` -- whether this request may wait for its job here
+    (else it answers with the task); the thread is given back on leaving."""
+    waits, waiter = waiting_threads(), f"user:{user_id}"
+    lent = waits.take(waiter)
+    try:
+        yield lent
+    finally:
+        if lent:
+            waits.give_back(waiter)

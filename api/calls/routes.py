@@ -16,7 +16,7 @@ from api.errors import abort
 from api.jobs import accepted, accepted_after_wait, call_budget, raise_for_failure, run_and_wait, wait_limit
 from api.extensions import get_settings
 from api.ratelimit import call_rate_limit
-from api.waits import waiting_threads
+from api.waits import thread_lent_to
 from api.tools.routes import find_tool
 from api.tasks.schemas import ExecuteSchema
 from api.tasks.workflows import checked_tools, start_run
@@ -54,13 +54,12 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
     if timeout is not None:
         timeout = min(timeout, get_settings().mcp.jobs.call_timeout_max_s)
         job_args = {**job_args, "timeout": timeout}
-    waits, waiter = waiting_threads(), f"user:{user.id}"
     # A sync call holds this thread until its answer: when this user (or everyone) already holds as many
     # as allowed, the call runs asynchronously instead and the answer is its task.
-    if asynchronous or not waits.take(waiter):
-        return accepted(Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id),
-                        call_budget())
-    try:
+    with thread_lent_to(user.id) as may_wait:
+        if asynchronous or not may_wait:
+            return accepted(Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id),
+                            call_budget())
         wait_s = wait_limit(timeout)
         job = Job(kind=kind, tool_id=tool.id, args=job_args, user_id=user.id, session_id=session_id,
                   deadline=time.time() + wait_s)
@@ -69,8 +68,6 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
             event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget())
         except JobError:
             return accepted_after_wait(job)
-    finally:
-        waits.give_back(waiter)
     raise_for_failure(event, job.id)
     timings = {**event.get("timings", {}), "total_ms": round((time.perf_counter() - started) * 1000, 3)}
     return {**event["result"], "task_id": job.id, "timings": timings}, 200

@@ -11,6 +11,7 @@ from api.extensions import get_settings
 from api.jobs import accepted, accepted_after_wait, get_jobs, wait_limit
 from api.tasks.schemas import TaskSchema
 from api.tasks.views import task_view
+from api.waits import thread_lent_to
 from jobs import WORKFLOW_KIND, Job, JobError
 from models import Task
 from policy import access as policy
@@ -40,12 +41,13 @@ def start_run(definition: dict, tool_ids: dict[str, int], user_id: int, parent_i
               args={"definition": definition, "tool_ids": tool_ids}, deadline=time.time() + (timeout or get_settings().mcp.jobs.wait_max_s))
     # A row first, even when waiting: the workflow's status finds its runs by it.
     reply = accepted(job)
-    if not wait:
-        return reply
-    try:
-        event = get_jobs().wait(job.id, wait_s)
-    except JobError:
-        return accepted_after_wait(job)
+    with thread_lent_to(user_id) as may_wait:
+        if not (wait and may_wait):
+            return reply
+        try:
+            event = get_jobs().wait(job.id, wait_s)
+        except JobError:
+            return accepted_after_wait(job)
     # A Response: @blp.response would dump the run with the 202's schema.
     return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
 

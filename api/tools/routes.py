@@ -19,6 +19,7 @@ from api.pagination import page_schema, paginate
 from api.ratelimit import poll_rate_limit
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from api.tasks.views import task_view
+from api.waits import thread_lent_to
 from api.tools import mcpservers
 from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, McpServersSchema, ToolCreateSchema,
                                ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
@@ -186,13 +187,14 @@ def lifecycle(kind: str, tool_ref: str, args: dict):
     job = Job(kind=kind, tool_id=tool.id, user_id=user.id)
     LogEntry.create(category="operations", level="INFO", tool_id=tool.id, task_id=job.id, user_id=user.id,
                     source="api", message=f"{kind} requested by {user.username}")
-    if not args["wait"]:
-        return accepted(job)
-    task = enqueue_recorded(job)  # the row first: when the wait runs out, the 202's task can be read
-    try:
-        event = get_jobs().wait(job.id, wait_limit(args.get("timeout")), task.worker_id)
-    except JobError:
-        return accepted_after_wait(job)
+    with thread_lent_to(user.id) as may_wait:
+        if not (args["wait"] and may_wait):
+            return accepted(job)
+        task = enqueue_recorded(job)  # the row first: when the wait runs out, the 202's task can be read
+        try:
+            event = get_jobs().wait(job.id, wait_limit(args.get("timeout")), task.worker_id)
+        except JobError:
+            return accepted_after_wait(job)
     raise_for_failure(event, job.id)  # a start that failed is an error answer, as a failed call is
     # A Response: @blp.response would dump the task with AcceptedSchema, the 202's schema.
     return jsonify(TaskSchema().dump(task_view(job.id, event, job))), 200
