@@ -352,6 +352,26 @@ async def test_given_a_key_scoped_to_one_tool_when_listing_then_only_that_tool_i
     assert names == {"get_current_time", "convert_time"}
 
 
+async def test_given_a_key_scoped_to_a_tool_when_tools_are_renamed_then_it_reaches_the_same_tool_only(
+        proxy, make_key, start_tool):
+    # Given a key scoped to `echo`, and another tool `secret`
+    echo = start_tool("echo", "echo_server.py")
+    start_tool("secret", "legacy_server.py")
+    key = make_key("operator", tool_scope=["echo"])
+    # When `echo` becomes `echo-old` and `secret` takes the name `echo`
+    Tool.update(name="echo-old").where(Tool.id == echo.id).execute()
+    Tool.update(name="echo").where(Tool.name == "secret").execute()
+
+    # Then the key still sees only the tool it was given (scopes are by id, renames move no rights)
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    wait_for(lambda: post(proxy.url + "/tools/echo", key, ping).status_code == 404)
+    async with connect(proxy.url + "/tools/echo-old", key) as client:
+        own = {tool.name for tool in (await client.list_tools()).tools}
+    async with connect(proxy.url, key) as client:
+        everything = {tool.name for tool in (await client.list_tools()).tools}
+    assert "add" in own and everything == own
+
+
 async def test_given_a_viewer_when_calling_then_refused_but_listing_works(proxy, make_key, start_tool):
     start_tool("echo", "echo_server.py")
     key = make_key("viewer")
