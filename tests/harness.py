@@ -32,6 +32,7 @@ def settings_environ(settings) -> dict:
         "MCPS_MCP__WORKER__THREADS": "8", "PYTHONPATH": str(ROOT),
         "dramatiq_worker_timeout": "100",  # quicker shutdown between tests
         "MCPS_MCP__TOOLS__RESTART_BACKOFF_S": str(settings.mcp.tools.restart_backoff_s),
+        "MCPS_MCP__TOOLS__START_TIMEOUT_S": str(settings.mcp.tools.start_timeout_s),
     })
     return env
 

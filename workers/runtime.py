@@ -33,6 +33,7 @@ from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
 REMEMBERED_CANCELS = 10000
+SETTLE_GRACE_S = 5.0
 
 
 def tool_config(tool: Tool) -> dict:
@@ -117,7 +118,8 @@ class WorkerRuntime:
                                   report=self._reporter(tool.id), log_line=self._logger(tool.id))
             self.sessions[tool.id] = session
         self.on_loop(self._ensure_started(session))
-        status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s))
+        # A little longer than the session's own start timeout, so that its reason is what the caller reads.
+        status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s + SETTLE_GRACE_S))
         self.bookkeeper.flush()
         return {**session.snapshot(), "status": status, "owner_worker": self.id}
 

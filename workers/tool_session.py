@@ -26,6 +26,18 @@ from workers.transports import StderrCapture, http_transport, stdio_transport, w
 log = logging.getLogger("mcps.tool")
 TRANSPORT_ERRORS_LOGGED = 20  # per connection
 TRANSPORT_ERROR_CHARS = 500
+
+
+class _UnparsableLinesAreToolLogs(logging.Filter):
+    """The SDK logs a traceback for every line a server writes to stdout that is not JSON-RPC: a server
+    flooding garbage had the worker format thousands of tracebacks a second onto its stderr. Those lines
+    go, bounded, to the tool's own log instead (ToolSession._on_message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message")
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_UnparsableLinesAreToolLogs())
 # A server that stayed up this long is healthy again: its failure counter starts over.
 STABLE_AFTER_S = 10.0
 CLIENT_INFO = mcp_types.Implementation(name="mcps-platform", version="0.1.0")

@@ -163,3 +163,20 @@ def test_given_a_tool_still_starting_when_stopped_then_stopped_at_once(start_wor
     assert outcome["status"] == "succeeded" and time.monotonic() - began < 5
     assert Tool.get_by_id(tool.id).status == "STOPPED"
     assert wait_for(lambda: _child_pid_of("time.sleep(62)") is None)
+
+
+def test_given_a_server_flooding_stdout_with_garbage_when_started_then_its_start_timeout_ends_it(
+        make_settings, start_worker_for, run_job_for):
+    from tests.conftest import bind_fresh_database
+    settings = make_settings(**{"mcp.tools.start_timeout_s": 3})
+    bind_fresh_database(settings)
+    start_worker_for(settings)
+    tool = make_stdio_tool("garbage", "garbage_server.py", restart_on_failure=False)
+
+    started = time.monotonic()
+    outcome = run_job_for(settings, "start", tool.id, wait_s=60)
+
+    # The handshake timeout fires on time and is the reason given, not "did not start (STARTING): None"
+    assert outcome["error_type"] == "start_failed"
+    assert "did not answer the MCP handshake within 3 s" in outcome["error"]
+    assert time.monotonic() - started < 10
