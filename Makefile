@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
 BENCH_ARGS ?=
+PROXY_BENCH_ARGS ?=
 
 # The reference MCP server the tests drive over stdio: .cache/npm/node_modules/.bin/mcp-server-everything
 NPM_PREFIX := .cache/npm
@@ -55,6 +56,7 @@ test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
 
 bench: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.mcp_proxy $(PROXY_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
