@@ -3,7 +3,7 @@
 gunicorn gives each process a fixed number of threads, and a sync call (or an open event stream) holds
 one until its answer. Unbounded, 32 slow calls take every thread and health checks and management wait
 behind them. So each process lends at most `threads - reserved_threads` threads to waiting, and each
-user at most a few of them: a sync call over the bound is answered 202 with its task (it still runs), an
+user at most a share of them when others want them too: a sync call over the bound is answered 202 with its task (it still runs), an
 event stream over it 429. The counts are per process, like the threads they protect.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Iterator
 from flask import current_app
 
 from api.extensions import get_settings
+from api.gunicorn_conf import THREADS_KEY
 
 WAITS_KEY = "mcps.waits"
 
@@ -31,10 +32,11 @@ class WaitingThreads:
         self._used = 0
 
     def take(self, user: str, per_user: int | None = None) -> bool:
-        """Lend a thread to `user`'s wait, unless that would pass a bound."""
+        """Lend a thread to `user`'s wait, unless that would pass a bound. A user past their share
+        still gets one while half the threads are free: the share matters only when others need them."""
         limit = self.per_user if per_user is None else per_user
         with self._lock:
-            if self._used >= self.total or self._by_user[user] >= limit:
+            if self._used >= self.total or (self._by_user[user] >= limit and self._used >= self.total // 2):
                 return False
             self._used += 1
             self._by_user[user] += 1
@@ -52,8 +54,10 @@ def waiting_threads() -> WaitingThreads:
     waits = current_app.extensions.get(WAITS_KEY)
     if waits is None:
         settings = get_settings()
+        # gunicorn's real thread count (api/gunicorn_conf.py), else the configured one
+        threads = current_app.config.get(THREADS_KEY) or settings.server.threads
         waits = current_app.extensions[WAITS_KEY] = WaitingThreads(
-            settings.server.threads - settings.server.reserved_threads, settings.mcp.jobs.sync_waits_per_user)
+            threads - settings.server.reserved_threads, settings.mcp.jobs.sync_waits_per_user)
     return waits
 
 

@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--idle-rounds", type=int, default=3, help="how many idle pauses (median reported)")
     parser.add_argument("--redis-url", help="a real Redis instead of the embedded one")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (default 2, as the Procfile)")
-    parser.add_argument("--web-threads", type=int, default=16, help="gunicorn threads (default 16)")
+    parser.add_argument("--web-threads", type=int, default=32, help="gunicorn threads (default 32, as the Procfile)")
     parser.add_argument("--web-class", default="gthread", help="gunicorn worker class (default gthread)")
     parser.add_argument("--startup-runs", type=int, default=3,
                         help="times `make run` is started on a fresh data dir (median reported; 0: skip)")

@@ -57,7 +57,7 @@ class Stack:
                    "--username", ADMIN[0], "--password", ADMIN[1]])
         self._spawn([sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", "1", "--threads",
                      self.env["MCPS_MCP__WORKER__THREADS"]])
-        self._spawn([sys.executable, "-m", "gunicorn", "api.wsgi:app", "--preload", "--bind", f"127.0.0.1:{self.port}",
+        self._spawn([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "api.wsgi:app", "--preload", "--bind", f"127.0.0.1:{self.port}",
                      "--workers", str(self.web_workers), "--worker-class", self.web_class, "--threads",
                      str(self.web_threads), "--keep-alive", "75", "--control-socket", f"{self.tmp.name}/gunicorn.ctl",
                      "--log-level", "warning"])

@@ -93,7 +93,8 @@ class WebProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**settings_environ(settings), "MCPS_SERVER__THREADS": str(threads), **(extra_env or {})}
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "api.wsgi:app", "--bind", f"127.0.0.1:{self.port}",
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", "python:api.gunicorn_conf", "api.wsgi:app",
+             "--bind", f"127.0.0.1:{self.port}",
              "--workers", "1", "--worker-class", "gthread", "--threads", str(threads)],
             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: listening(self.port) or self.process.poll() is not None, timeout=20)
