@@ -76,10 +76,11 @@ def raise_for_failure(event: dict, task_id: str) -> None:
           errors={"error_type": error_type.value, "task_id": task_id})
 
 
-def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
-    """Run a job synchronously; a wait that runs out is a JobError('wait_timeout') for the caller."""
+def run_and_wait(job: Job, timeout_s: float, limit: CallBudget | None = None, stop_at_input: bool = False) -> dict:
+    """Run a job synchronously; a wait that runs out is a JobError('wait_timeout') for the caller. With
+    `stop_at_input` the wait also ends at the server's first question to its client (the event is returned)."""
     try:
-        return get_jobs().run(job, timeout_s, limit)
+        return get_jobs().run(job, timeout_s, limit, stop_at_input)
     except JobError as error:
         if error.error_type == ErrorType.WAIT_TIMEOUT:
             raise
@@ -99,7 +100,8 @@ def remember_in_flight(job: Job) -> None:
 
 
 def task_links(job: Job) -> dict:
-    return {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id)}
+    return {"self": url_for("tasks.TaskById", task_id=job.id), "events": url_for("tasks.task_events", task_id=job.id),
+            "input": url_for("tasks.TaskInput", task_id=job.id)}
 
 
 def accepted(job: Job, limit: CallBudget | None = None):
@@ -108,9 +110,9 @@ def accepted(job: Job, limit: CallBudget | None = None):
     return accepted_after_wait(job, "queued")
 
 
-def accepted_after_wait(job: Job, status: str = "running"):
-    """202 for a job already sent (a wait that ran out, or `accepted`)."""
-    if status == "running":  # no row until the worker writes it: who may read the task is kept meanwhile
+def accepted_after_wait(job: Job, status: str = "running", **extra):
+    """202 for a job already sent (a wait that ran out, a question to answer, or `accepted`)."""
+    if status != "queued":  # no row until the worker writes it: who may read the task is kept meanwhile
         remember_in_flight(job)
     links = task_links(job)
-    return {"task_id": job.id, "status": status, "links": links}, 202, {"Location": links["self"]}
+    return {"task_id": job.id, "status": status, "links": links, **extra}, 202, {"Location": links["self"]}

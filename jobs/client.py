@@ -40,12 +40,13 @@ class ResultWait:
     """Where a wait for a job's final event stands: the stream position, the time left, and whether
     an idle read should ask if the job's worker is still alive."""
 
-    def __init__(self, job_id: str, timeout_s: float, worker_id: str | None):
+    def __init__(self, job_id: str, timeout_s: float, worker_id: str | None, stop_at_input: bool = False):
         self.job_id = job_id
         self.timeout_s = timeout_s
         self.worker_id = worker_id
         self.deadline = time.monotonic() + timeout_s
         self.after = "0"
+        self.stop_at_input = stop_at_input  # a question to the client ends the wait too
 
     def next_block_ms(self) -> int:
         remaining_ms = int((self.deadline - time.monotonic()) * 1000)
@@ -54,10 +55,10 @@ class ResultWait:
         return min(remaining_ms, FIRST_BLOCK_MAX_MS)
 
     def take(self, received: list[tuple[str, dict]]) -> dict | None:
-        """The final event among `received`, if there."""
+        """The final event among `received`, if there (or the first input request, when stopping at those)."""
         for entry_id, event in received:
             self.after = entry_id
-            if events.is_final(event):
+            if events.is_final(event) or (self.stop_at_input and events.is_input_request(event)):
                 return event
         return None
 
@@ -89,11 +90,12 @@ class JobClient:
             raise RateLimited(stream.final_event(self.redis, self.settings, job.id))
         return enqueued.owner
 
-    def run(self, job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
+    def run(self, job: Job, timeout_s: float, limit: CallBudget | None = None, stop_at_input: bool = False) -> dict:
         """Submit `job` and wait for its final event. The first blocking XREAD goes out in the enqueue's
         pipeline: Redis holds it until the worker's reply lands, so a call costs a single round trip.
-        A budget refusal is returned as the (failed, rate_limited) event."""
-        wait = ResultWait(job.id, timeout_s, None)
+        A budget refusal is returned as the (failed, rate_limited) event. With `stop_at_input`, the job's
+        first question to its client (an input_request event) is returned as well: the job goes on."""
+        wait = ResultWait(job.id, timeout_s, None, stop_at_input)
         enqueued = self.broker.enqueue_routed(job.message(), owner_key(self.settings, job, None),
                                               rate_limit(self.settings, job, limit),
                                               read_stream=stream_key(self.settings, job.id),
@@ -154,6 +156,39 @@ class AsyncJobClient:
     async def wait(self, job_id: str, timeout_s: float, worker_id: str | None = None) -> dict:
         return await self._wait(ResultWait(job_id, timeout_s, worker_id))
 
+    async def steps(self, job: Job, timeout_s: float, limit: CallBudget | None = None, every_event: bool = False):
+        """Submit `job` and yield (entry id, event) for its questions to the client (input_request events;
+        with `every_event` its progress and log events too), ending after its final event. The first XREAD
+        goes out in the enqueue's pipeline, as in `run`; JobError('wait_timeout') when `timeout_s` runs out."""
+        wait = ResultWait(job.id, timeout_s, None)
+        enqueued = await self.broker.enqueue_routed_async(
+            self.redis, job.message(), owner_key(self.settings, job, None), rate_limit(self.settings, job, limit),
+            read_stream=stream_key(self.settings, job.id), block_ms=wait.next_block_ms())
+        wait.worker_id = enqueued.owner
+        async for step in self._steps(wait, enqueued.events, every_event):
+            yield step
+
+    async def resume_steps(self, job_id: str, after: str, timeout_s: float, every_event: bool = False):
+        """`steps` of a job already running, from stream position `after` (a 2026 client's retry)."""
+        wait = ResultWait(job_id, timeout_s, None)
+        wait.after = after
+        async for step in self._steps(wait, [], every_event):
+            yield step
+
+    async def _steps(self, wait: ResultWait, received: list, every_event: bool):
+        while True:
+            for entry_id, event in received:
+                wait.after = entry_id
+                if every_event or events.is_final(event) or events.is_input_request(event):
+                    yield entry_id, event
+                if events.is_final(event):
+                    return
+            received = await stream.aread(self.redis, self.settings, wait.job_id, wait.after, wait.next_block_ms())
+            if wait.should_check_worker(received) and not await self.redis.exists(
+                    worker_key(self.settings, wait.worker_id)):
+                yield wait.after, await self._worker_lost(wait.job_id)
+                return
+
     async def _wait(self, wait: ResultWait) -> dict:
         while True:
             received = await stream.aread(self.redis, self.settings, wait.job_id, wait.after, wait.next_block_ms())
@@ -162,11 +197,14 @@ class AsyncJobClient:
                 return final
             if wait.should_check_worker(received) and not await self.redis.exists(
                     worker_key(self.settings, wait.worker_id)):
-                final = events.worker_lost()
-                pipe = self.redis.pipeline(transaction=False)
-                stream.publish(pipe, self.settings, wait.job_id, final)
-                await pipe.execute()
-                return final
+                return await self._worker_lost(wait.job_id)
+
+    async def _worker_lost(self, job_id: str) -> dict:
+        final = events.worker_lost()
+        pipe = self.redis.pipeline(transaction=False)
+        stream.publish(pipe, self.settings, job_id, final)
+        await pipe.execute()
+        return final
 
     async def follow(self, job_id: str, after: str = "0", block_ms: int = FIRST_BLOCK_MAX_MS):
         """Yield (id, event) as they arrive, ending after the final event (for progress, logs, input requests)."""

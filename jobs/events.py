@@ -42,6 +42,7 @@ class ErrorType(str, enum.Enum):
     TIMEOUT = "timeout", 504, -32001  # the SDK's REQUEST_TIMEOUT
     DEADLINE_EXCEEDED = "deadline_exceeded", 504, -32001
     CANCELLED = "cancelled", 409, -32800
+    INPUT_TIMEOUT = "input_timeout", 504, -32001  # the server asked its client something; no answer in time
     WORKER_LOST = "worker_lost", 503, -32012
     WAIT_TIMEOUT = "wait_timeout", 202, -32001  # the caller stopped waiting; the job goes on
     INTERNAL = "internal", 500, -32603
@@ -102,9 +103,15 @@ def log(params: dict) -> dict:
     return {"type": LOG, **params}
 
 
-def input_request(request_id: str, method: str, params: dict) -> dict:
-    """The MCP server asks its client something (elicitation, sampling, roots) in the middle of a job."""
-    return {"type": INPUT_REQUEST, "request_id": request_id, "method": method, "params": params}
+def input_request(request_id: str, method: str, params: dict, **extra) -> dict:
+    """The MCP server asks its client something (elicitation/create, sampling/createMessage, roots/list) in
+    the middle of a job; `extra` says until when it waits (`timeout_s`, `expires_at` epoch seconds).
+    The answer goes back through jobs.input_requests.answer, naming `request_id`."""
+    return {"type": INPUT_REQUEST, "request_id": request_id, "method": method, "params": params, **extra}
+
+
+def is_input_request(event: dict) -> bool:
+    return event.get("type") == INPUT_REQUEST
 
 
 def is_final(event: dict) -> bool:

@@ -19,6 +19,17 @@ def cancel_key(settings: Section, job_id: str) -> str:
     return key(settings, "job", job_id, "cancel")
 
 
+def input_pending_key(settings: Section, job_id: str) -> str:
+    """A job's questions to its client still waiting for an answer: a hash request id -> question (JSON).
+    Taking a request id out of it is what claims the right to answer (jobs.input_requests)."""
+    return key(settings, "job", job_id, "input")
+
+
+def input_answer_key(settings: Section, job_id: str, request_id: str) -> str:
+    """The list one answer to one question lands on; the worker that asked BLPOPs it."""
+    return key(settings, "job", job_id, "input", request_id)
+
+
 def lease_key(settings: Section, tool_id: int) -> str:
     """The tool owner lease: the id of the worker holding the tool's MCP session."""
     return key(settings, "tool", tool_id, "owner")

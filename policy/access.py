@@ -7,6 +7,8 @@ MCP front door call the same functions. Rules:
   so that renaming tools never moves rights;
 - a task is visible to its owner, and to operators and admins; an API key sees it only when every tool
   the task touches is in its scope (a task that names no tool: only its own user's);
+- a question a task's MCP server asks its client (elicitation, sampling, roots) is answered only by the
+  task's owner, with the right to call every tool the task touches (an API key: within its scope);
 - a stored workflow is changed by its owner or an admin, and runs only while its owner may call every
   tool of its steps (checked on storing, editing, starting and when a scheduled run fires).
 """
@@ -109,6 +111,15 @@ def may_see_task(user: User, api_key: ApiKey | None, task: dict) -> bool:
         return True
     tools = task_tool_ids(task)
     return tools <= scope if tools else owner == user.id
+
+
+def may_answer_task(user: User, api_key: ApiKey | None, task: dict) -> bool:
+    """Answer a question the task's server asked (POST /tasks/{id}/input, or the MCP front door): the
+    answer goes into that user's call, so only its owner, and only while they may still make the call."""
+    if not user.is_active or task.get("user_id") != user.id or not has_role(user, "operator"):
+        return False
+    scope = scope_of(api_key)
+    return scope is None or task_tool_ids(task) <= scope
 
 
 def may_change_workflow(user: User, workflow_owner_id: int | None) -> bool:

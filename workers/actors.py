@@ -21,6 +21,7 @@ from jobs.registry import worker_queue
 from models import Tool, utcnow
 from workers.history import JobRecord
 from workers.runtime import OwnedElsewhere, WorkerRuntime
+from workers.asking import ASKING_KINDS, CallInFlight
 from workers.tool_session import ToolNotRunning, ToolSession
 from jobs.workflow import WorkflowError, validate_definition
 from workers.workflows import StepFailed, run_workflow
@@ -136,11 +137,12 @@ class JobRunner:
             timeout = min(timeout, max(job.deadline - time.time(), 0.001))
         on_loop = time.time()
         mcp_ms = None
+        call = CallInFlight(job.id, time.monotonic() + timeout) if job.kind in ASKING_KINDS else None
         try:
             if job.id in runtime.cancelled:  # cancelled while being handed to the loop
                 raise asyncio.CancelledError()
             result = await session.request(job.kind, job.args, timeout, self._progress_reporter(job),
-                                           self._log_reporter(job))
+                                           self._log_reporter(job), call)
             mcp_ms = round((time.time() - on_loop) * 1000, 3)
             event = events.succeeded(result)
         except asyncio.CancelledError:
@@ -156,6 +158,9 @@ class JobRunner:
             event = events.failed(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
         finally:
             runtime.running_jobs.pop(job.id, None)
+        if call is not None:
+            event = unanswered_failure(call, event, timeout)
+            await runtime.asker.forget(call)
         self._finish(job, event, started)
         # Where the time went: handing the job to the MCP loop, and the MCP request itself.
         event["timings"].update(handoff_ms=round((on_loop - started) * 1000, 3), mcp_ms=mcp_ms)
@@ -253,6 +258,19 @@ class JobRunner:
     def _forward(self, job: Job, owner: str | None) -> None:
         self.runtime.jobs.submit(job, worker_queue(owner) if owner else LIFECYCLE_QUEUE)
         raise Forwarded()
+
+
+def unanswered_failure(call: CallInFlight, event: dict, timeout: float) -> dict:
+    """A call whose server asked its client something that went unanswered fails for that reason, whatever
+    the server made of the error it was given (or if the call's own time ran out while it waited)."""
+    if event.get("status") == "cancelled":
+        return event
+    if call.unanswered:
+        return events.failed(ErrorType.INPUT_TIMEOUT, call.unanswered)
+    if call.waiting_for and event.get("error_type") == ErrorType.TIMEOUT.value:
+        return events.failed(ErrorType.INPUT_TIMEOUT, f"the client did not answer the server's {call.waiting_for} "
+                                                      f"within the call's {timeout:g} s")
+    return event
 
 
 def mcp_failure(exc: MCPError) -> dict:

@@ -26,6 +26,7 @@ from jobs.keys import cancel_key, lease_key, live_key
 from jobs.leases import ToolOwnerLease
 from models import LogEntry, Tool, utcnow
 from workers import reaper
+from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter
@@ -61,6 +62,7 @@ class WorkerRuntime:
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
         self._aredis = None
         self._publishing: dict[str, asyncio.Future] = {}  # job id -> its latest publish (keeps order)
+        self.asker = Asker(settings, self.async_redis, self.publish)  # backends' questions to their clients
         self.cancelled: OrderedDict[str, None] = OrderedDict()
         self.started_at = time.time()
         self._stopping = threading.Event()
@@ -115,7 +117,7 @@ class WorkerRuntime:
         session = self.sessions.get(tool.id)
         if session is None or session.done:
             session = ToolSession(tool_config(tool), self.run_dir, self.settings,
-                                  report=self._reporter(tool.id), log_line=self._logger(tool.id))
+                                  report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker)
             self.sessions[tool.id] = session
         self.on_loop(self._ensure_started(session))
         # A little longer than the session's own start timeout, so that its reason is what the caller reads.
@@ -173,12 +175,17 @@ class WorkerRuntime:
             self.cancelled.popitem(last=False)
         return False
 
+    def async_redis(self):
+        """The MCP loop's redis.asyncio client (made on first use, on the loop)."""
+        if self._aredis is None:
+            self._aredis = aredis_client(self.settings)
+        return self._aredis
+
     async def publish(self, job_id: str, event: dict) -> None:
         """Append an event to a job's stream from the MCP loop (async client: the loop never blocks).
         A job's events land in the order they were published: each waits for the one before it (the
         pool would otherwise send them on different connections)."""
-        if self._aredis is None:
-            self._aredis = aredis_client(self.settings)
+        self.async_redis()
         previous = self._publishing.get(job_id)
         done = self._publishing[job_id] = asyncio.get_running_loop().create_future()
         try:

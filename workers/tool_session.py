@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from config.files import ensure_private_dir
+from workers.asking import Asker, CallInFlight, current_call
 from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
 log = logging.getLogger("mcps.tool")
@@ -49,7 +50,7 @@ class ToolNotRunning(Exception):
 
 class ToolSession:
     def __init__(self, tool: dict, run_dir: Path, settings, report: Callable[..., None],
-                 log_line: Callable[[str, str, str], None]):
+                 log_line: Callable[[str, str, str], None], asker: Asker | None = None):
         self.tool = tool
         self.tool_id: int = tool["id"]
         self.settings = settings
@@ -72,6 +73,9 @@ class ToolSession:
         # Log listeners of the requests in flight: the wire does not say which request a server log
         # message belongs to, so it goes to a job's stream only while that job is the only one in flight.
         self._log_listeners: dict[int, Callable[[dict], Awaitable[None]]] = {}
+        # The calls in flight that may be asked something (workers/asking.py: which job a question is for).
+        self.asker = asker
+        self.calls_in_flight: dict[int, CallInFlight] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -200,9 +204,12 @@ class ToolSession:
         else:
             pidfile = None
             transport = http_transport(tool, self.settings.mcp.tools.start_timeout_s)
+        # One set of callbacks for both eras: a 2026 server's InputRequiredResult is turned into calls of
+        # them by the SDK's Client, which retries the call with the answers.
+        callbacks = self.asker.callbacks(self.calls_in_flight.values, tool["name"]) if self.asker else {}
         client = Client(watched(transport, self._lost.set), client_info=CLIENT_INFO,
                         message_handler=self._on_message, logging_callback=self._on_server_log,
-                        log_level=self.settings.mcp.tools.log_level, cache=None)
+                        log_level=self.settings.mcp.tools.log_level, cache=None, **callbacks)
         await stack.enter_async_context(client)
         if self._stderr is not None:
             self._stderr.close_writer()
@@ -307,12 +314,17 @@ class ToolSession:
 
     async def request(self, kind: str, args: dict, timeout_s: float,
                       on_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None,
-                      on_log: Callable[[dict], Awaitable[None]] | None = None) -> dict:
+                      on_log: Callable[[dict], Awaitable[None]] | None = None, call: CallInFlight | None = None) -> dict:
+        """One MCP request; `call` when the server may ask the client something on the way (its questions
+        go to that job)."""
         client = self.client
         if client is None:
             raise ToolNotRunning(f"tool {self.tool['name']} is {self.status}")
         token = id(asyncio.current_task())
         self._log_listeners[token] = on_log or _ignore_log
+        if call is not None:
+            self.calls_in_flight[token] = call
+            current_call.set(call)  # this task's own context: reset with the task
         try:
             return await self._request(client, kind, args, timeout_s, on_progress)
         except MCPError as exc:
@@ -321,6 +333,7 @@ class ToolSession:
             raise
         finally:
             del self._log_listeners[token]
+            self.calls_in_flight.pop(token, None)
 
     async def _request(self, client: Client, kind: str, args: dict, timeout_s: float, on_progress) -> dict:
         async with asyncio.timeout(timeout_s):

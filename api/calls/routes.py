@@ -23,6 +23,7 @@ from api.tasks.workflows import checked_tools, start_run
 from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
 from models import Session, Tool
 from jobs import ErrorType, Job, JobError, admission
+from jobs.events import is_input_request
 
 blp = Blueprint("calls", __name__, url_prefix="", description="Calling tools (MCP requests as jobs)")
 SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" splits unambiguously
@@ -65,9 +66,11 @@ def run_request(tool: Tool, kind: str, job_args: dict, timeout: float | None, se
                   deadline=time.time() + wait_s)
         started = time.perf_counter()
         try:
-            event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget())
+            event = run_and_wait(job, wait_s + REPLY_GRACE_S, call_budget(), stop_at_input=True)
         except JobError:
             return accepted_after_wait(job)
+    if is_input_request(event):  # the server asks something: answer at links.input, then follow the task
+        return accepted_after_wait(job, "input_required", input_requests=[event])
     raise_for_failure(event, job.id)
     timings = {**event.get("timings", {}), "total_ms": round((time.perf_counter() - started) * 1000, 3)}
     return {**event["result"], "task_id": job.id, "timings": timings}, 200

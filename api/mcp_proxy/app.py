@@ -124,9 +124,8 @@ class ProxyApp:
             message = wire.parse_message(body)
         except wire.RpcError as error:
             return await wire.send_json(send, error.http_status or 400, error.body(error.request_id))
-        if "method" not in message:
-            # A response to a server->client request (elicitation, sampling): the seam of a later phase.
-            return await wire.send_bytes(send, 202, b"")
+        if "method" not in message:  # a client's answer to a backend's question (asking.py)
+            return await self.client_response(send, headers, message, caller, endpoint)
         params = message.get("params") or {}
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
         version_header = headers.get("mcp-protocol-version")
@@ -201,6 +200,19 @@ class ProxyApp:
             reply = wire.RpcError(INTERNAL_ERROR, "Internal error").body(request.request_id)
             status = 200
         await stream.finish(reply, status)
+
+    async def client_response(self, send, headers, message: dict, caller, endpoint: str) -> None:
+        """A handshake-era client's response to a question sent on one of its session's streams: to the job
+        that asked it, through any proxy process. 202 when delivered, 404 for a question this session was
+        not asked (or was asked and has answered already, or that timed out)."""
+        session_id = headers.get("mcp-session-id")
+        session = await self.services.sessions.get(session_id) if session_id else None
+        if session is None or session.principal != caller.principal or session.endpoint != endpoint:
+            return await wire.send_bytes(send, 404 if session_id else 400, b"")
+        if not await self.methods.questions.deliver_response(session, message):
+            log.info("event=proxy.response_refused session=%s id=%r", session.id, message.get("id"))
+            return await wire.send_bytes(send, 404, b"")
+        await wire.send_bytes(send, 202, b"")
 
     async def cancel_request(self, session_id: str, request_id: Any) -> None:
         if not wire.valid_id(request_id):

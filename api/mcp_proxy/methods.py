@@ -18,12 +18,13 @@ from mcp_types import INVALID_REQUEST, SERVER_INFO_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from api.mcp_proxy import policy
+from api.mcp_proxy.asking import InputRequired, Questions
 from api.mcp_proxy.auth import Caller
 from api.mcp_proxy.catalog import URI_PREFIX, Backend, Catalog, View
 from api.mcp_proxy.sessions import LOG_LEVELS, HandshakeSession, SessionStore
 from api.mcp_proxy.wire import RpcError, invalid_params, method_not_found
 from jobs import CallBudget, ErrorType, Job, JobError, RateLimited
-from jobs.events import is_final
+from jobs.events import is_final, is_input_request
 
 log = logging.getLogger("mcps.proxy")
 SERVER_INFO = {"name": "mcps", "title": "mcps platform", "version": "0.1.0"}
@@ -92,6 +93,7 @@ class Services:
 class Methods:
     def __init__(self, services: Services):
         self.services = services
+        self.questions = Questions(services.settings, services.jobs.redis, services.sessions)
         self.handlers: dict[str, Callable[[Request], Awaitable[dict]]] = {
             "server/discover": self.discover, "ping": self.ping,
             "tools/list": self.list_tools, "tools/call": self.call_tool,
@@ -196,7 +198,8 @@ class Methods:
         if route is None:
             raise invalid_params(f"Unknown tool: {name}")
         backend, original = route
-        return await self.run_job(request, "call", backend, {"tool": original, "arguments": arguments})
+        return await self.run_job(request, "call", backend, {"tool": original, "arguments": arguments},
+                                  ("tools/call", name))
 
     async def read_resource(self, request: Request) -> dict:
         uri = _string_param(request.params, "uri")
@@ -207,7 +210,7 @@ class Methods:
         if route is None:
             raise invalid_params(f"Unknown resource: {uri}")
         backend, original = route
-        return await self.run_job(request, "read_resource", backend, {"uri": original})
+        return await self.run_job(request, "read_resource", backend, {"uri": original}, ("resources/read", uri))
 
     async def get_prompt(self, request: Request) -> dict:
         name = _string_param(request.params, "name")
@@ -218,7 +221,8 @@ class Methods:
         if route is None:
             raise invalid_params(f"Unknown prompt: {name}")
         backend, original = route
-        return await self.run_job(request, "get_prompt", backend, {"name": original, "arguments": arguments})
+        return await self.run_job(request, "get_prompt", backend, {"name": original, "arguments": arguments},
+                                  ("prompts/get", name))
 
     async def complete(self, request: Request) -> dict:
         ref = request.params.get("ref")
@@ -256,32 +260,43 @@ class Methods:
                 templates.append(template)
         return {"resourceTemplates": templates}
 
-    async def run_job(self, request: Request, kind: str, backend: Backend, args: dict) -> dict:
+    async def run_job(self, request: Request, kind: str, backend: Backend, args: dict,
+                      call: tuple[str, str] | None = None) -> dict:
         """One job on the backend's owner; its result, or the job's failure as a JSON-RPC error.
 
         The client going away (2026: closing the stream) cancels the job, as does a handshake-era
-        `notifications/cancelled` naming the request (app.py)."""
+        `notifications/cancelled` naming the request (app.py). `call` (method, name) marks a request whose
+        backend may ask the client something (asking.py); a 2026 client's retry of it, carrying a
+        `requestState`, resumes the job it names instead of starting one."""
         services = self.services
+        every_event = request.emit is not None and (request.progress_token is not None or request.wants_any_log())
+        if call is not None and request.session is None and "requestState" in request.params:
+            resume = await self.questions.resume(request, call)
+            steps = services.jobs.resume_steps(resume.job_id, resume.after,
+                                               max(resume.deadline - time.time(), 0) + REPLY_GRACE_S, every_event)
+            return await self._drive(request, resume.job_id, steps, call, resume.deadline)
         wait_s = services.settings.mcp.jobs.wait_max_s
         job = Job(kind=kind, tool_id=backend.id, args=args, user_id=request.caller.user_id,
                   deadline=time.time() + wait_s)
-        budget = services.budget(request.caller)
         if request.session is not None:
             # Not awaited: the mapping is only read by a cancellation, which comes after the call went out.
             asyncio.get_running_loop().create_task(
                 services.sessions.remember_request(request.session.id, request.request_id, job.id))
-        if request.emit is not None and (request.progress_token is not None or request.wants_any_log()):
-            running = asyncio.ensure_future(self._follow(request, job, wait_s + REPLY_GRACE_S, budget))
-        else:  # nothing to pass on before the result: enqueue and first wait in one round trip
-            running = asyncio.ensure_future(services.jobs.run(job, wait_s + REPLY_GRACE_S, budget))
+        # Enqueue and first wait in one round trip; then the events the client is to hear of, if any.
+        steps = services.jobs.steps(job, wait_s + REPLY_GRACE_S, services.budget(request.caller), every_event)
+        return await self._drive(request, job.id, steps, call or (kind, ""), job.deadline)
+
+    async def _drive(self, request: Request, job_id: str, steps, call: tuple[str, str], deadline: float) -> dict:
+        services = self.services
+        running = asyncio.ensure_future(self._outcome(request, job_id, steps, call, deadline))
         try:
             if request.disconnected is not None:
                 gone = asyncio.ensure_future(request.disconnected())
                 await asyncio.wait((running, gone), return_when=asyncio.FIRST_COMPLETED)
                 if not running.done():
                     running.cancel()
-                    await services.jobs.cancel(job.id)
-                    log.info("event=proxy.cancelled reason=client_gone job=%s", job.id)
+                    await services.jobs.cancel(job_id)
+                    log.info("event=proxy.cancelled reason=client_gone job=%s", job_id)
                     raise RpcError(ErrorType.CANCELLED.jsonrpc_code, "the client went away; the job was cancelled")
                 gone.cancel()
             event = await running
@@ -290,24 +305,33 @@ class Methods:
         except (JobError, TimeoutError) as error:
             error_type = ErrorType.of(getattr(error, "error_type", "wait_timeout"))
             raise RpcError(error_type.jsonrpc_code, str(error) or "no result in time",
-                           {"error_type": error_type.value, "task_id": job.id}) from None
+                           {"error_type": error_type.value, "task_id": job_id}) from None
+        if isinstance(event, InputRequired):
+            return event.result
         if event.get("status") != "succeeded":
             error_type = ErrorType.of(event.get("error_type"))
             # A backend's own JSON-RPC error (unknown tool, bad arguments) reaches the client as it was.
             code = event.get("mcp_error_code") or error_type.jsonrpc_code
             raise RpcError(code, event.get("error") or error_type.value,
-                           {"error_type": error_type.value, "task_id": job.id})
+                           {"error_type": error_type.value, "task_id": job_id})
         return event["result"]
 
-    async def _follow(self, request: Request, job: Job, timeout_s: float, budget: CallBudget) -> dict:
-        """Submit, then pass progress and log events on to the client until the final event."""
+    async def _outcome(self, request: Request, job_id: str, steps, call: tuple[str, str], deadline: float):
+        """The job's final event, or an InputRequired for a 2026 client; on the way, progress and log
+        events go to the client and the backend's questions are put to it."""
         forward = self._event_forwarder(request)
-        async with asyncio.timeout(timeout_s):
-            await self.services.jobs.submit(job, limit=budget)
-            async for _, event in self.services.jobs.follow(job.id):
+        try:
+            async for entry_id, event in steps:
                 if is_final(event):
                     return event
-                await forward(event)
+                if is_input_request(event):
+                    asked = await self.questions.ask(request, job_id, entry_id, event, call, deadline)
+                    if asked is not None:
+                        return asked
+                else:
+                    await forward(event)
+        finally:
+            await steps.aclose()
         raise JobError("the job's stream ended without a result", "internal")
 
     def _event_forwarder(self, request: Request):

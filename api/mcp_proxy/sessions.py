@@ -100,5 +100,15 @@ class SessionStore:
         job_id = await self.redis.get(self._key(session_id, "req", json.dumps(request_id)))
         return job_id.decode() if job_id else None
 
+    async def remember_question(self, session_id: str, request_id: str, job_id: str, ttl_s: float) -> None:
+        """A backend's question sent to this session's client (as a JSON-RPC request of id `request_id`):
+        its response, reaching any proxy process, goes to that job."""
+        await self.redis.set(self._key(session_id, "ask", request_id), job_id, ex=max(int(ttl_s), 1))
+
+    async def take_question(self, session_id: str, request_id: str) -> str | None:
+        """The job that asked `request_id` on this session (once: a second response finds nothing)."""
+        job_id = await self.redis.getdel(self._key(session_id, "ask", request_id))
+        return job_id.decode() if job_id else None
+
     async def delete(self, session_id: str) -> bool:
         return bool(await self.redis.delete(self._key(session_id), self._key(session_id, "subs")))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, stream_with_context
+from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
 from api.bodies import Blueprint
@@ -13,13 +13,13 @@ from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
 from api.pagination import page_schema, paginate
 from api.ratelimit import poll_rate_limit
-from api.tasks.schemas import (AcceptedSchema, RunStatusSchema, TaskListArgs, TaskSchema, WorkflowCreateSchema,
-                               WorkflowWriteSchema)
+from api.tasks.schemas import (AcceptedSchema, InputAnswerSchema, RunStatusSchema, TaskListArgs, TaskSchema,
+                               WorkflowCreateSchema, WorkflowWriteSchema)
 from api.tasks.views import task_view
 from api.tasks.workflows import checked_tools, latest_run, run_status, start_run
 from api.tools.schemas import WaitArgs
 from api.waits import waiting_threads
-from jobs import WORKFLOW_KIND, stream
+from jobs import WORKFLOW_KIND, input_requests, stream
 from models import FINAL_STATUSES, Task, new_id
 from policy import access as policy
 
@@ -177,6 +177,35 @@ class CancelTask(MethodView):
             abort(409, message=f"task {task_id} is already {view['status']}")
         get_jobs().cancel(task_id)
         return view
+
+
+@blp.route("/<task_id>/input")
+class TaskInput(MethodView):
+    @require_role("operator")
+    @blp.arguments(InputAnswerSchema)
+    @blp.response(202, AcceptedSchema)
+    def post(self, body, task_id):
+        """Answer a question the task's MCP server asked its client (elicitation, sampling, roots): the
+        request_id of its input_request event, and the MCP result (or a JSON-RPC error). The task's owner only."""
+        view = visible_task(task_id)
+        caller = authenticate()
+        if not policy.may_answer_task(caller.user, caller.api_key, view):
+            abort(403, message=f"only the owner of task {task_id} may answer its questions")
+        question = input_requests.pending(get_redis(), get_settings(), task_id).get(body["request_id"])
+        if question is None:
+            abort(409, message=f"task {task_id} has no question {body['request_id']} waiting (answered already, "
+                               "timed out, or never asked)", errors={"error_type": "not_pending"})
+        answer = {name: body[name] for name in ("result", "error") if name in body}
+        try:
+            input_requests.parse_answer(question["method"], answer)
+        except input_requests.InvalidAnswer as error:
+            abort(422, message=f"not an answer to {question['method']}: {error}", errors={"answer": [str(error)]})
+        if not input_requests.answer(get_redis(), get_settings(), task_id, body["request_id"], answer):
+            abort(409, message=f"question {body['request_id']} was answered or timed out meanwhile",
+                  errors={"error_type": "not_pending"})
+        return {"task_id": task_id, "status": "running",
+                "links": {"self": url_for("tasks.TaskById", task_id=task_id),
+                          "events": url_for("tasks.task_events", task_id=task_id)}}
 
 
 @blp.route("/<task_id>/events")

@@ -8,6 +8,9 @@ from api.pagination import PageArgs
 from api.schemas import StrictSchema, UTCDateTime
 from models.tasks import TASK_STATUSES
 
+# input_required is a live state (the server waits for an answer from its client), never stored in a row.
+SHOWN_STATUSES = (*TASK_STATUSES, "input_required")
+
 
 class TaskSchema(Schema):
     id = fields.String()
@@ -17,7 +20,7 @@ class TaskSchema(Schema):
     user_id = fields.Integer(allow_none=True)
     session_id = fields.Integer(allow_none=True)
     parent_id = fields.String(allow_none=True)
-    status = fields.String(metadata={"enum": list(TASK_STATUSES)})
+    status = fields.String(metadata={"enum": list(SHOWN_STATUSES)})
     args = fields.Raw(allow_none=True)
     result = fields.Raw(allow_none=True)
     error = fields.String(allow_none=True)
@@ -29,12 +32,23 @@ class TaskSchema(Schema):
     started_at = UTCDateTime(allow_none=True)
     finished_at = UTCDateTime(allow_none=True)
     duration_ms = fields.Float(allow_none=True)
+    input_requests = fields.List(fields.Dict(), metadata={
+        "description": "While the status is input_required: the server's unanswered questions (the "
+                       "input_request events); answer with POST /tasks/{id}/input."})
 
 
 class AcceptedSchema(Schema):
     task_id = fields.String()
     status = fields.String()
     links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class InputAnswerSchema(StrictSchema):
+    request_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                               metadata={"description": "The input_request event's request_id."})
+    result = fields.Dict(metadata={"description": "The MCP result of the question's method (ElicitResult, "
+                                                  "CreateMessageResult or ListRootsResult)."})
+    error = fields.Dict(metadata={"description": "Or a JSON-RPC error for the server: {code, message}."})
 
 
 class TaskListArgs(PageArgs):
@@ -47,7 +61,7 @@ class TaskListArgs(PageArgs):
 
 class TaskStatusSchema(Schema):
     id = fields.String()
-    status = fields.String(metadata={"enum": list(TASK_STATUSES)})
+    status = fields.String(metadata={"enum": list(SHOWN_STATUSES)})
     error = fields.String(allow_none=True)
     error_type = fields.String(allow_none=True)
     started_at = UTCDateTime(allow_none=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from api.extensions import get_redis, get_settings
 from api.jobs import in_flight_key
 from models import FINAL_STATUSES, Task
-from jobs import stream
+from jobs import input_requests, stream
 from jobs import Job
 
 
@@ -25,15 +25,7 @@ def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -
                 "created_at": datetime.fromtimestamp(job.submitted_at, timezone.utc).replace(tzinfo=None)}
     final = final or stream.final_event(get_redis(), get_settings(), task_id)
     if final is None:
-        if view is None:
-            # In flight, no row yet: the owner and tool the API kept when its wait ran out. Without them
-            # the task has no known owner, which policy.access shows to no viewer and no scoped key.
-            in_flight = get_redis().get(in_flight_key(task_id))
-            if in_flight is not None:
-                return _from_job_description(task_id, json.loads(in_flight), "running")
-            if stream.read(get_redis(), get_settings(), task_id):
-                return {"id": task_id, "status": "running"}
-        return view
+        return with_questions(_in_flight_view(task_id, view))
     if view is None:  # the worker names kind, tool, user and arguments: the row is not written yet
         view = _from_job_description(task_id, final.get("job") or {}, final["status"])
     view.update(status=final["status"], result=final.get("result"), error=final.get("error"),
@@ -41,6 +33,28 @@ def task_view(task_id: str, final: dict | None = None, job: Job | None = None) -
     if final.get("timings"):
         view["duration_ms"] = final["timings"].get("run_ms")
         _fill_times(view, final, job)
+    return view
+
+
+def _in_flight_view(task_id: str, view: dict | None) -> dict | None:
+    if view is None:
+        # In flight, no row yet: the owner and tool the API kept when its wait ran out. Without them
+        # the task has no known owner, which policy.access shows to no viewer and no scoped key.
+        in_flight = get_redis().get(in_flight_key(task_id))
+        if in_flight is not None:
+            return _from_job_description(task_id, json.loads(in_flight), "running")
+        if stream.read(get_redis(), get_settings(), task_id):
+            return {"id": task_id, "status": "running"}
+    return view
+
+
+def with_questions(view: dict | None) -> dict | None:
+    """A task in flight whose server waits for its client's answer is `input_required`, with the questions."""
+    if view is None:
+        return None
+    questions = input_requests.pending(get_redis(), get_settings(), view["id"])
+    if questions:
+        view.update(status="input_required", input_requests=list(questions.values()))
     return view
 
 

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import httpx2
+import mcp_types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -464,3 +465,104 @@ async def test_given_the_stdio_bridge_when_a_client_launches_it_then_it_reaches_
         assert client.protocol_version == version
     assert "echo" in names
     assert "over stdio" in text_of(echoed)
+
+
+# -- a backend's questions to the client (elicitation, sampling, roots) ------------------------------
+
+BACKEND_ERAS = {"handshake": ["--legacy"], "2026": []}
+
+
+async def on_elicit(context, params):
+    return mcp_types.ElicitResult(action="accept", content={"confirm": True})
+
+
+async def on_sample(context, params):
+    return mcp_types.CreateMessageResult(role="assistant", model="test-model",
+                                         content=mcp_types.TextContent(type="text", text="in short"))
+
+
+async def on_roots(context):
+    return mcp_types.ListRootsResult(roots=[mcp_types.Root(uri="file:///client/root")])
+
+
+ASKED = {"elicitation_callback": on_elicit, "sampling_callback": on_sample, "list_roots_callback": on_roots}
+
+
+def start_asking(start_tool, era: str) -> Tool:
+    tool = start_tool(f"asking-{era}", args=[str(SERVERS / "asking_server.py"), *BACKEND_ERAS[era]])
+    assert Tool.get_by_id(tool.id).protocol_version == (LEGACY if era == "handshake" else MODERN)
+    return tool
+
+
+@pytest.mark.parametrize("backend_era", sorted(BACKEND_ERAS))
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_given_a_backend_that_asks_when_called_then_the_client_answers_in_every_era_pairing(
+        proxy, operator_key, start_tool, mode, backend_era):
+    await anyio.to_thread.run_sync(start_asking, start_tool, backend_era)
+
+    async with connect(proxy.url, operator_key, mode, **ASKED) as client:
+        confirmed = await client.call_tool("confirm", {"action": "deploy"})
+        summary = await client.call_tool("summarize", {"text": "a long story"})
+        roots = await client.call_tool("roots", {})
+
+        assert client.protocol_version == (LEGACY if mode == "legacy" else MODERN)
+    assert text_of(confirmed) == "confirmed deploy"
+    assert text_of(summary) == "summary: in short"
+    assert text_of(roots) == "file:///client/root"
+
+
+async def test_given_a_legacy_client_without_the_capability_when_the_backend_asks_then_the_backend_gets_an_error(
+        proxy, operator_key, start_tool):
+    await anyio.to_thread.run_sync(start_asking, start_tool, "handshake")
+
+    async with connect(proxy.url, operator_key, "legacy") as client:  # no elicitation callback: not declared
+        result = await client.call_tool("confirm", {"action": "deploy"})
+
+    assert "no answer for deploy" in text_of(result)
+    assert "did not declare" in text_of(result)
+
+
+async def test_given_a_2026_question_when_another_caller_or_a_forged_state_resumes_it_then_refused(
+        proxy, operator_key, make_key, start_tool):
+    await anyio.to_thread.run_sync(start_asking, start_tool, "handshake")
+    answer = {}
+
+    async with connect(proxy.url, operator_key, "auto", **ASKED) as owner:
+        asked = await owner.session.call_tool("confirm", {"action": "deploy"}, allow_input_required=True)
+        (request_id, question), = asked.input_requests.items()
+        answer[request_id] = mcp_types.ElicitResult(action="accept", content={"confirm": True})
+        async with connect(proxy.url, make_key("operator"), "auto", **ASKED) as mallory:
+            with pytest.raises(MCPError) as stolen:
+                await mallory.session.call_tool("confirm", {"action": "deploy"}, input_responses=answer,
+                                                request_state=asked.request_state, allow_input_required=True)
+        forged = asked.request_state[:-2] + ("AA" if not asked.request_state.endswith("AA") else "BB")
+        with pytest.raises(MCPError) as tampered:
+            await owner.session.call_tool("confirm", {"action": "deploy"}, input_responses=answer,
+                                          request_state=forged, allow_input_required=True)
+        finished = await owner.session.call_tool("confirm", {"action": "deploy"}, input_responses=answer,
+                                                 request_state=asked.request_state, allow_input_required=True)
+
+    assert question.method == "elicitation/create"
+    assert stolen.value.code == tampered.value.code == -32602
+    assert text_of(finished) == "confirmed deploy"
+
+
+async def test_given_a_question_on_a_legacy_session_when_another_session_answers_it_then_404(
+        proxy, operator_key, start_tool):
+    await anyio.to_thread.run_sync(start_asking, start_tool, "handshake")
+    intruder_session = initialize(proxy.url, operator_key)
+    intruded = []
+
+    async def answer_and_intrude(context, params):
+        response = {"jsonrpc": "2.0", "id": context.request_id, "result": {"action": "decline"}}
+        intruded.append(await anyio.to_thread.run_sync(lambda: post(
+            proxy.url, operator_key, response, **{"Mcp-Session-Id": intruder_session,
+                                                  "MCP-Protocol-Version": LEGACY}).status_code))
+        return mcp_types.ElicitResult(action="accept", content={"confirm": True})
+
+    async with connect(proxy.url, operator_key, "legacy", elicitation_callback=answer_and_intrude) as client:
+        result = await client.call_tool("confirm", {"action": "deploy"})
+
+    assert intruded == [404]
+    assert text_of(result) == "confirmed deploy"
+
