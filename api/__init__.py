@@ -35,6 +35,8 @@ BLUEPRINTS = [
     "api.auth.routes:blp",
     "api.users.routes:blp",
     "api.system.routes:blp",
+    "api.system.schedules:blp",
+    "api.system.backups:blp",
     "api.tools.routes:blp",
     "api.tasks.routes:blp",
     "api.calls.routes:blp",

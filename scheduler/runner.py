@@ -40,7 +40,7 @@ class PeriodicScheduler:
         # coalesce + one instance: a late or slow job never piles up runs of itself.
         self.scheduler = BlockingScheduler(
             timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
-        for job in jobs:
+        for job in (job for job in jobs if job.enabled):
             self.scheduler.add_job(self._run_if_leader, job.trigger, args=[job], id=job.name, name=job.name)
         self._started = threading.Event()
         self._jobs_finished = threading.Event()
