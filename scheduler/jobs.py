@@ -38,6 +38,7 @@ class JobContext:
     settings: Section
     redis: redis.Redis
     leader_id: str
+    fire_time: datetime | None = None  # the scheduled instant this run is for
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ def maintenance(name: str, kind: str, schedule: str, enabled: bool) -> PeriodicJ
     def run(context: JobContext) -> None:
         from scheduler.maintenance import enqueue_maintenance  # late: it needs the models bound
 
-        enqueue_maintenance(JobClient.from_settings(context.settings, context.redis), name, kind, trigger="schedule")
+        scheduled_for = {"scheduled_for": context.fire_time.isoformat()} if context.fire_time else {}
+        enqueue_maintenance(JobClient.from_settings(context.settings, context.redis), name, kind, trigger="schedule",
+                            args=scheduled_for)
     return PeriodicJob(name, trigger_from(schedule), run, enabled=enabled, kind=kind, schedule=schedule)
 
 
