@@ -37,6 +37,7 @@ BLUEPRINTS = [
     "api.system.routes:blp",
     "api.system.schedules:blp",
     "api.system.backups:blp",
+    "api.system.runtime:blp",
     "api.tools.routes:blp",
     "api.tasks.routes:blp",
     "api.calls.routes:blp",

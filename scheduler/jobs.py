@@ -103,4 +103,6 @@ def periodic_jobs(settings: Section) -> list[PeriodicJob]:
         PeriodicJob("scheduled_workflows", every(60), scheduled_workflows, schedule="every 60s"),
         maintenance("backup", "backup", data.backup.schedule, data.backup.enabled),
         maintenance("retention", "retention", data.cleanup.schedule, data.cleanup.enabled),
+        maintenance("metric_sample", "metric_sample", f"every {settings.monitoring.interval_s}s",
+                    settings.features.monitoring),
     ]

@@ -12,6 +12,7 @@ from jobs.job import Job
 from models.backups import BackupError, BackupRefused, NoSuchBackup
 from models.dumps import create_backup, restore_backup
 from models.retention import run_retention
+from workers.metrics import sample_metrics
 from workers.runtime import WorkerRuntime
 
 
@@ -27,10 +28,15 @@ def retention(job: Job, runtime: WorkerRuntime) -> dict:
     return {"deleted": run_retention(runtime.settings)}
 
 
+def metric_sample(job: Job, runtime: WorkerRuntime) -> dict:
+    return sample_metrics(runtime)
+
+
 HANDLERS: dict[str, Callable[[Job, WorkerRuntime], dict]] = {
     "backup": backup,
     "restore": restore,
     "retention": retention,
+    "metric_sample": metric_sample,
 }
 
 
