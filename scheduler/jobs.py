@@ -105,4 +105,6 @@ def periodic_jobs(settings: Section) -> list[PeriodicJob]:
         maintenance("retention", "retention", data.cleanup.schedule, data.cleanup.enabled),
         maintenance("metric_sample", "metric_sample", f"every {settings.monitoring.interval_s}s",
                     settings.features.monitoring),
+        maintenance("health_probe", "health_probe", f"every {settings.monitoring.probe_interval_s}s",
+                    settings.features.monitoring),
     ]

@@ -12,6 +12,7 @@ from jobs.job import Job
 from models.backups import BackupError, BackupRefused, NoSuchBackup
 from models.dumps import create_backup, restore_backup
 from models.retention import run_retention
+from workers.health import probe_round, probe_tool
 from workers.metrics import sample_metrics
 from workers.runtime import WorkerRuntime
 
@@ -37,6 +38,8 @@ HANDLERS: dict[str, Callable[[Job, WorkerRuntime], dict]] = {
     "restore": restore,
     "retention": retention,
     "metric_sample": metric_sample,
+    "health_probe": probe_round,
+    "probe_tool": probe_tool,
 }
 
 
