@@ -29,7 +29,6 @@ SEED_ENV_ALIASES = {
     "PORT": "server.port",
     "ACCESS_TOKEN_EXPIRE_MINUTES": "security.access_token_minutes",
     "MCP_TIMEOUT": "mcp.tools.call_timeout_s",
-    "LOG_DIR": "logging.dir",
     "BACKUP_DIR": "data.backup.dir",
 }
 MCP_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
