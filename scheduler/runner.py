@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -70,6 +69,7 @@ class PeriodicScheduler:
         self.jobs = [job for job in jobs if job.enabled]
         for job in self.jobs:
             self.scheduler.add_job(self._run_if_leader, job.trigger, args=[job], id=job.name, name=job.name)
+        self._catch_ups: list[threading.Thread] = []
         self._started = threading.Event()
         self._jobs_finished = threading.Event()
         self._stop_requested = threading.Event()
@@ -103,6 +103,8 @@ class PeriodicScheduler:
     def _shutdown(self) -> None:
         self._started.wait()  # stop() may arrive while run() is still starting the scheduler
         self.scheduler.shutdown(wait=True)
+        for thread in self._catch_ups:
+            thread.join()
         self._jobs_finished.set()
 
     def _run_if_leader(self, job: PeriodicJob, catching_up: bool = False) -> None:
@@ -127,7 +129,15 @@ class PeriodicScheduler:
         return bool(self.client.set(marker, self.id, nx=True, ex=int(self.catch_up_s * 2) + 1))
 
     def _catch_up_soon(self) -> None:
-        """Just elected: run, on the scheduler's threads, what is due and was not run."""
+        """Just elected: run what is due and was not run, on a thread of its own (the election thread
+        must not block; a job added to APScheduler from outside its loop races its removal)."""
+        thread = threading.Thread(target=self._catch_up, name="scheduler-catch-up", daemon=True)
+        self._catch_ups.append(thread)
+        thread.start()
+
+    def _catch_up(self) -> None:
         for job in self.jobs:
-            self.scheduler.add_job(self._run_if_leader, args=[job], kwargs={"catching_up": True},
-                                   id=f"catch_up:{job.name}:{time.monotonic_ns()}", name=f"catch up {job.name}")
+            try:
+                self._run_if_leader(job, catching_up=True)
+            except Exception:  # one job's failure must not keep the others from catching up
+                log.exception("event=scheduler.catch_up_failed job=%s id=%s", job.name, self.id)

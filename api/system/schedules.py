@@ -15,6 +15,7 @@ from api.extensions import get_redis, get_settings
 from api.schemas import UTCDateTime
 from api.system.maintenance import WaitArgs, run_now
 from api.tasks.schemas import AcceptedSchema, TaskSchema
+from api.tasks.views import task_view
 from models import Task
 from scheduler.jobs import PeriodicJob, heartbeat_key, periodic_jobs
 
@@ -51,9 +52,10 @@ def last_run(job: PeriodicJob) -> dict | None:
                 .order_by(Task.created_at.desc()).first())
         if task is None:
             return None
-        return {"task_id": task.id, "status": task.status, "trigger": (task.args or {}).get("trigger"),
-                "at": task.created_at, "finished_at": task.finished_at, "duration_ms": task.duration_ms,
-                "error": task.error}
+        view = task_view(task.id) or task.__data__  # a finished job's row is written just after its reply
+        return {"task_id": task.id, "status": view["status"], "trigger": (task.args or {}).get("trigger"),
+                "at": task.created_at, "finished_at": view.get("finished_at"), "duration_ms": view.get("duration_ms"),
+                "error": view.get("error")}
     if job.name == "heartbeat":
         beat = get_redis().get(heartbeat_key(get_settings()))
         if beat is not None:
