@@ -7,6 +7,7 @@ is the type of the key: a value of another type fails start-up with a message na
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,6 +16,21 @@ import yaml
 DEFAULTS_FILE = Path(__file__).with_name("app.yaml")
 ENV_PREFIX = "MCPS_"
 ENVIRONMENTS = ("development", "test", "production")
+# A periodic job's schedule: a five-field cron line (UTC) or "every <n>s|m|h".
+SCHEDULE = re.compile(r"every \d+(\.\d+)?[smh]|\S+( \S+){4}")
+SCHEDULE_KEYS = (("data", "backup", "schedule"), ("data", "cleanup", "schedule"))
+# The environment variables of the platform we replace, so that its users' .env files keep working.
+# The MCPS_ names win over these when both are set.
+SEED_ENV_ALIASES = {
+    "SECRET_KEY": "security.jwt_secret",
+    "LOG_LEVEL": "logging.level",
+    "CORS_ORIGINS": "cors.origins",
+    "HOST": "server.host",
+    "PORT": "server.port",
+    "ACCESS_TOKEN_EXPIRE_MINUTES": "security.access_token_minutes",
+    "MCP_TIMEOUT": "mcp.tools.call_timeout_s",
+    "BACKUP_DIR": "data.backup.dir",
+}
 MCP_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -66,6 +82,9 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     """Build the settings from app.yaml, then `environ` (default: os.environ), then `overrides` (dotted keys)."""
     environ = os.environ if environ is None else environ
     values = yaml.safe_load(DEFAULTS_FILE.read_text())
+    for name, dotted in SEED_ENV_ALIASES.items():
+        if environ.get(name):
+            _assign(values, dotted.split("."), _alias_value(values, dotted, environ[name]), name)
     for name, raw in environ.items():
         if name.startswith(ENV_PREFIX) and "__" in name:
             path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
@@ -79,6 +98,15 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     _resolve_paths(values)
     _check(values)
     return Section(values)
+
+
+def _alias_value(values: dict, dotted: str, raw: str) -> Any:
+    """A seed variable's value: as written for text and lists (a secret is never read as YAML), else a
+    YAML scalar (PORT=9000 is a number)."""
+    default = values
+    for part in dotted.split("."):
+        default = default[part]
+    return raw if isinstance(default, (str, list)) else yaml.safe_load(raw)
 
 
 def _assign(values: dict, path: list[str], value: Any, origin: str) -> None:
@@ -154,6 +182,10 @@ def _check(values: dict) -> None:
         raise ConfigError(f"mcp.proxy.naming: must be on_conflict or always, got {values['mcp']['proxy']['naming']!r}")
     for key in ("management", "calls"):
         _check_rate(values["rate_limits"][key], f"rate_limits.{key}")
+    for path in SCHEDULE_KEYS:
+        schedule = values[path[0]][path[1]][path[2]]
+        if not SCHEDULE.fullmatch(schedule.strip()):
+            raise ConfigError(f"{'.'.join(path)}: not a cron line (5 fields, UTC) or 'every <n>s|m|h', got {schedule!r}")
 
 
 def _check_rate(value: str, key: str) -> None:

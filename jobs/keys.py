@@ -40,6 +40,11 @@ def live_key(settings: Section, tool_id: int) -> str:
     return key(settings, "tool", tool_id, "live")
 
 
+def health_key(settings: Section, tool_id: int) -> str:
+    """A running tool's health probe record (JSON {healthy, failures, last_probe_at, last_error})."""
+    return key(settings, "tool", tool_id, "health")
+
+
 def worker_key(settings: Section, worker_id: str) -> str:
     """A live worker's heartbeat (JSON), expiring with the lease TTL."""
     return key(settings, "worker", worker_id)

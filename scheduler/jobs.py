@@ -1,13 +1,16 @@
 """The periodic jobs, as data: a name, an APScheduler trigger and what to run.
 
 What runs here must be short: real periodic work (backups, retention, probes) is enqueued as a Dramatiq
-job, so the scheduler only decides *when*. Each `run` receives a `JobContext`.
+job, so the scheduler only decides *when*. Each `run` receives a `JobContext`. A job with a `kind` is
+such a maintenance job (scheduler.maintenance enqueues it, recorded as a task); its schedule and
+`enabled` come from config. Disabled jobs stay in the list (the API shows them) but never fire.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -16,9 +19,11 @@ from typing import Callable
 
 import redis
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import Section
+from jobs import JobClient
 from jobs.keys import key
 
 log = logging.getLogger("mcps.scheduler")
@@ -33,6 +38,7 @@ class JobContext:
     settings: Section
     redis: redis.Redis
     leader_id: str
+    fire_time: datetime | None = None  # the scheduled instant this run is for
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,25 @@ class PeriodicJob:
     name: str
     trigger: BaseTrigger
     run: Callable[[JobContext], None]
+    enabled: bool = True
+    kind: str | None = None  # the maintenance job kind it enqueues (None: it runs in the scheduler)
+    schedule: str = ""  # the trigger as configured, for people
 
 
 def every(seconds: float) -> IntervalTrigger:
     """An interval trigger aligned to EPOCH (fires at the same instants in every process)."""
     return IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=timezone.utc)
+
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def trigger_from(schedule: str) -> BaseTrigger:
+    """`every 30s|5m|1h` or a five-field cron line in UTC (both checked by config.settings)."""
+    interval = re.fullmatch(r"every (\d+(?:\.\d+)?)([smh])", schedule.strip())
+    if interval:
+        return every(float(interval[1]) * UNIT_SECONDS[interval[2]])
+    return CronTrigger.from_crontab(schedule.strip(), timezone=timezone.utc)
 
 
 def heartbeat_key(settings: Section) -> str:
@@ -65,8 +85,26 @@ def scheduled_workflows(context: JobContext) -> None:
     start_scheduled_workflows(context)
 
 
+def maintenance(name: str, kind: str, schedule: str, enabled: bool) -> PeriodicJob:
+    def run(context: JobContext) -> None:
+        from scheduler.maintenance import enqueue_maintenance  # late: it needs the models bound
+
+        scheduled_for = {"scheduled_for": context.fire_time.isoformat()} if context.fire_time else {}
+        enqueue_maintenance(JobClient.from_settings(context.settings, context.redis), name, kind, trigger="schedule",
+                            args=scheduled_for)
+    return PeriodicJob(name, trigger_from(schedule), run, enabled=enabled, kind=kind, schedule=schedule)
+
+
 def periodic_jobs(settings: Section) -> list[PeriodicJob]:
+    data = settings.data
     return [
-        PeriodicJob("heartbeat", every(settings.scheduler.heartbeat_s), heartbeat),
-        PeriodicJob("scheduled_workflows", every(60), scheduled_workflows),
+        PeriodicJob("heartbeat", every(settings.scheduler.heartbeat_s), heartbeat,
+                    schedule=f"every {settings.scheduler.heartbeat_s}s"),
+        PeriodicJob("scheduled_workflows", every(60), scheduled_workflows, schedule="every 60s"),
+        maintenance("backup", "backup", data.backup.schedule, data.backup.enabled),
+        maintenance("retention", "retention", data.cleanup.schedule, data.cleanup.enabled),
+        maintenance("metric_sample", "metric_sample", f"every {settings.monitoring.interval_s}s",
+                    settings.features.monitoring),
+        maintenance("health_probe", "health_probe", f"every {settings.monitoring.probe_interval_s}s",
+                    settings.features.monitoring),
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Callable
 
 import redis
 
@@ -72,9 +73,10 @@ class LeaderLock:
 class LeaderElection(threading.Thread):
     """A daemon thread that keeps trying to take the lock, or renew it, every third of its TTL."""
 
-    def __init__(self, lock: LeaderLock):
+    def __init__(self, lock: LeaderLock, on_elected: Callable[[], None] | None = None):
         super().__init__(name="scheduler-leader", daemon=True)
         self.lock = lock
+        self.on_elected = on_elected  # called (on this thread: must not block) each time we become leader
         self.interval_s = lock.ttl_ms / 1000 / 3
         self._stopped = threading.Event()
         self._leading = False
@@ -93,6 +95,8 @@ class LeaderElection(threading.Thread):
                 self._leading = leading
                 log.info("event=scheduler.%s id=%s", "leader_elected" if leading else "leader_lost",
                          self.lock.holder_id)
+                if leading and self.on_elected is not None:
+                    self.on_elected()
             self._stopped.wait(self.interval_s)
 
     def stop(self) -> None:

@@ -3,6 +3,11 @@
 Every scheduler process keeps the same timetable; at each fire time a job runs only where the leader
 lock is held, so two processes never run the same job, and a follower simply finds itself leader once
 the old lock expires.
+
+Each run first claims its fire time in Redis (SET NX): a fire time runs once even if two processes
+believed themselves leader around a hand-over. A new leader looks back over the last `catch_up_s` and
+runs every job whose latest fire time nobody claimed: the runs due while the old leader was dead and
+its lock not yet expired are run late rather than lost (a daily backup at 03:00 still happens).
 """
 from __future__ import annotations
 
@@ -11,17 +16,37 @@ import os
 import socket
 import threading
 import uuid
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 import redis
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from config import Section
 from scheduler.jobs import JobContext, PeriodicJob
 from scheduler.leader import LeaderElection, LeaderLock
+from jobs.keys import key
 
 log = logging.getLogger("mcps.scheduler")
+
+
+MISFIRE_GRACE_S = 30
+
+
+def latest_fire_time(trigger: BaseTrigger, now: datetime, look_back_s: float) -> datetime | None:
+    """The last instant ≤ now at which `trigger` fired, if within `look_back_s`."""
+    if isinstance(trigger, IntervalTrigger):  # arithmetic: a short interval would mean many iterations
+        interval = trigger.interval.total_seconds()
+        periods = (now - trigger.start_date).total_seconds() // interval
+        latest = trigger.start_date + timedelta(seconds=periods * interval)
+        return latest if (now - latest).total_seconds() <= look_back_s else None
+    latest, fire = None, trigger.get_next_fire_time(None, now - timedelta(seconds=look_back_s))
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
 
 
 def new_scheduler_id() -> str:
@@ -36,12 +61,15 @@ class PeriodicScheduler:
         self.settings = settings
         self.client = client
         self.id = scheduler_id or new_scheduler_id()
-        self.election = LeaderElection(LeaderLock(client, settings, self.id))
+        self.election = LeaderElection(LeaderLock(client, settings, self.id), on_elected=self._catch_up_soon)
+        self.catch_up_s = max(MISFIRE_GRACE_S, 2 * settings.scheduler.leader_ttl_ms / 1000)
         # coalesce + one instance: a late or slow job never piles up runs of itself.
-        self.scheduler = BlockingScheduler(
-            timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
-        for job in jobs:
+        self.scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S})
+        self.jobs = [job for job in jobs if job.enabled]
+        for job in self.jobs:
             self.scheduler.add_job(self._run_if_leader, job.trigger, args=[job], id=job.name, name=job.name)
+        self._catch_ups: list[threading.Thread] = []
         self._started = threading.Event()
         self._jobs_finished = threading.Event()
         self._stop_requested = threading.Event()
@@ -75,10 +103,41 @@ class PeriodicScheduler:
     def _shutdown(self) -> None:
         self._started.wait()  # stop() may arrive while run() is still starting the scheduler
         self.scheduler.shutdown(wait=True)
+        for thread in self._catch_ups:
+            thread.join()
         self._jobs_finished.set()
 
-    def _run_if_leader(self, job: PeriodicJob) -> None:
+    def _run_if_leader(self, job: PeriodicJob, catching_up: bool = False) -> None:
         if not self.election.is_leader():
             log.debug("event=scheduler.job_skipped job=%s id=%s reason=follower", job.name, self.id)
             return
-        job.run(JobContext(self.settings, self.client, self.id))
+        fire = latest_fire_time(job.trigger, datetime.now(timezone.utc), self.catch_up_s)
+        if fire is None:
+            return
+        if not self._claim(job, fire):
+            if not catching_up:
+                log.info("event=scheduler.job_skipped job=%s id=%s reason=already_run fire=%s", job.name,
+                         self.id, fire.isoformat())
+            return
+        if catching_up:
+            log.warning("event=scheduler.catch_up job=%s id=%s fire=%s", job.name, self.id, fire.isoformat())
+        job.run(JobContext(self.settings, self.client, self.id, fire))
+
+    def _claim(self, job: PeriodicJob, fire: datetime) -> bool:
+        """The first process to claim a job's fire time runs it; nobody else ever does."""
+        marker = key(self.settings, "scheduler", "fired", job.name, int(fire.timestamp() * 1000))
+        return bool(self.client.set(marker, self.id, nx=True, ex=int(self.catch_up_s * 2) + 1))
+
+    def _catch_up_soon(self) -> None:
+        """Just elected: run what is due and was not run, on a thread of its own (the election thread
+        must not block; a job added to APScheduler from outside its loop races its removal)."""
+        thread = threading.Thread(target=self._catch_up, name="scheduler-catch-up", daemon=True)
+        self._catch_ups.append(thread)
+        thread.start()
+
+    def _catch_up(self) -> None:
+        for job in self.jobs:
+            try:
+                self._run_if_leader(job, catching_up=True)
+            except Exception:  # one job's failure must not keep the others from catching up
+                log.exception("event=scheduler.catch_up_failed job=%s id=%s", job.name, self.id)

@@ -38,11 +38,11 @@ def settings_environ(settings) -> dict:
 
 
 class WorkerProcess:
-    def __init__(self, settings):
+    def __init__(self, settings, extra_env: dict | None = None):
         self.settings = settings
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.main:setup", "--processes", "1", "--threads", "8"],
-            cwd=ROOT, env=settings_environ(settings), start_new_session=True)
+            cwd=ROOT, env={**settings_environ(settings), **(extra_env or {})}, start_new_session=True)
         self.redis = redis_client(settings)
 
     def worker_ids(self) -> set[str]:
@@ -127,11 +127,12 @@ def start_web():
 
 @pytest.fixture
 def start_worker_for():
-    """start_worker_for(settings): a worker process on those settings, stopped after the test."""
+    """start_worker_for(settings, extra_env=None): a worker process on those settings (and MCPS_ variables
+    of `extra_env`), stopped after the test."""
     workers = []
 
-    def start(settings) -> WorkerProcess:
-        worker = WorkerProcess(settings)
+    def start(settings, extra_env: dict | None = None) -> WorkerProcess:
+        worker = WorkerProcess(settings, extra_env)
         workers.append(worker)
         worker.wait_ready()
         return worker

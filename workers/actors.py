@@ -16,10 +16,12 @@ from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 
 from jobs import admission, events
 from jobs.events import ErrorType, JobError
-from jobs.job import ACTOR, CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, WORKFLOW_KIND, Job
+from jobs.job import (ACTOR, CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, MAINTENANCE_KINDS,
+                      WORKFLOW_KIND, Job)
 from jobs.registry import worker_queue
 from models import Tool, utcnow
 from workers.history import JobRecord
+from workers.maintenance import run_maintenance
 from workers.runtime import OwnedElsewhere, WorkerRuntime
 from workers.asking import ASKING_KINDS, CallInFlight
 from workers.tool_session import ToolNotRunning, ToolSession
@@ -103,6 +105,8 @@ class JobRunner:
             return self.lifecycle(job)
         if job.kind == WORKFLOW_KIND:
             return self.workflow(job)
+        if job.kind in MAINTENANCE_KINDS:
+            return run_maintenance(job, self.runtime)
         if job.kind == "ping":
             return {"pong": True, "worker": self.runtime.id}
         raise JobError(f"unknown job kind {job.kind}", ErrorType.BAD_REQUEST)

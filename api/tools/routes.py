@@ -26,7 +26,7 @@ from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, 
 from models import LogEntry, Tool, db, utcnow
 from models.fastget import get_by
 from jobs import Job, JobError
-from jobs.keys import live_key
+from jobs.keys import health_key, live_key
 from policy import access as policy
 
 blp = Blueprint("tools", __name__, url_prefix="/tools", description="MCP servers managed by the platform")
@@ -252,7 +252,8 @@ class ToolStatus(MethodView):
                 "last_error": tool.last_error, "started_at": ToolSchema().dump(tool)["started_at"],
                 "uptime_s": live.get("uptime_s"), "memory_mb": live.get("memory_mb"),
                 "cpu_percent": live.get("cpu_percent"), "processes": live.get("processes"),
-                "protocol_version": tool.protocol_version}
+                "protocol_version": tool.protocol_version,
+                "health": json.loads(get_redis().get(health_key(get_settings(), tool.id)) or "null")}
 
 
 @blp.route("/<tool_ref>/capabilities")

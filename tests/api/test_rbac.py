@@ -30,6 +30,10 @@ PRIVILEGED_READS = {
     ("GET", "/api/v1/users"),
     ("GET", "/api/v1/users/<id:user_id>"),
     ("GET", "/api/v1/tools/export"),  # can include secrets
+    ("GET", "/api/v1/system/schedules"),  # operators
+    ("GET", "/api/v1/system/backups"),  # admins: backups hold every secret of the platform
+    ("GET", "/api/v1/system/backups/<name>"),
+    ("GET", "/api/v1/system/processes"),  # operators: pids and owners
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Credentials and user management: an API key, even an admin's, must not mint or manage credentials.

@@ -64,3 +64,21 @@ def test_given_no_configured_secret_when_asked_then_generated_once_and_kept_priv
 
     assert len(first) >= 32 and secret(settings, "jwt_secret") == first
     assert stat.S_IMODE((tmp_path / "jwt_secret").stat().st_mode) == 0o600
+
+
+def test_given_the_seed_platforms_variables_then_they_set_our_keys_and_ours_win():
+    settings = load_settings({"SECRET_KEY": "yes: a secret, not YAML", "LOG_LEVEL": "DEBUG", "PORT": "9000",
+                              "HOST": "0.0.0.0", "CORS_ORIGINS": "http://a,http://b", "MCP_TIMEOUT": "12",
+                              "ACCESS_TOKEN_EXPIRE_MINUTES": "45", "BACKUP_DIR": "/srv/backups",
+                              "MCPS_SERVER__PORT": "9100"})
+
+    assert settings.security.jwt_secret == "yes: a secret, not YAML" and settings.logging.level == "DEBUG"
+    assert settings.server.port == 9100 and settings.server.host == "0.0.0.0"
+    assert settings.cors.origins == ["http://a", "http://b"] and settings.mcp.tools.call_timeout_s == 12
+    assert settings.security.access_token_minutes == 45 and settings.data.backup.dir == "/srv/backups"
+
+
+@pytest.mark.parametrize("schedule", ["sometimes", "every 5 minutes", "1 2 3"])
+def test_given_a_schedule_that_is_neither_cron_nor_every_then_the_error_names_the_key(schedule):
+    with pytest.raises(ConfigError, match=r"data\.backup\.schedule"):
+        load_settings({"MCPS_DATA__BACKUP__SCHEDULE": schedule})

@@ -1,0 +1,54 @@
+"""The worker's side of maintenance jobs (jobs.job.MAINTENANCE_KINDS): one handler per kind.
+
+The scheduler (or an admin through the API) decides when; the work runs here, on any worker, and its
+task row records the outcome and duration like any other job's.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from jobs.events import ErrorType, JobError
+from jobs.job import Job
+from models.backups import BackupError, BackupRefused, NoSuchBackup
+from models.dumps import create_backup, restore_backup
+from models.retention import run_retention
+from workers.health import probe_round, probe_tool
+from workers.metrics import sample_metrics
+from workers.runtime import WorkerRuntime
+
+
+def backup(job: Job, runtime: WorkerRuntime) -> dict:
+    return create_backup(runtime.settings)
+
+
+def restore(job: Job, runtime: WorkerRuntime) -> dict:
+    return restore_backup(runtime.settings, job.args.get("name"))
+
+
+def retention(job: Job, runtime: WorkerRuntime) -> dict:
+    return {"deleted": run_retention(runtime.settings)}
+
+
+def metric_sample(job: Job, runtime: WorkerRuntime) -> dict:
+    return sample_metrics(runtime)
+
+
+HANDLERS: dict[str, Callable[[Job, WorkerRuntime], dict]] = {
+    "backup": backup,
+    "restore": restore,
+    "retention": retention,
+    "metric_sample": metric_sample,
+    "health_probe": probe_round,
+    "probe_tool": probe_tool,
+}
+
+
+def run_maintenance(job: Job, runtime: WorkerRuntime) -> dict:
+    try:
+        return HANDLERS[job.kind](job, runtime)
+    except NoSuchBackup as error:
+        raise JobError(str(error), ErrorType.NOT_FOUND) from None
+    except BackupRefused as error:
+        raise JobError(str(error), ErrorType.BAD_REQUEST) from None
+    except BackupError as error:  # the platform's side (a missing pg_dump, a full disk): the message says
+        raise JobError(str(error), ErrorType.INTERNAL) from None
