@@ -154,3 +154,31 @@ def test_given_no_proxy_process_when_status_is_read_then_not_serving_but_an_answ
     assert status.status_code == 200
     assert status.json["processes"] == 0 and status.json["serving"] is False
     assert status.json["accepting_new_sessions"] is True and status.json["p50_ms"] is None
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_given_each_database_when_the_config_is_written_twice_then_the_last_write_is_read_back(
+        request, app, engine):
+    # Given the REST API on SQLite or on PostgreSQL, an admin and a tool
+    from api.users.accounts import create_user
+    from models import Tool
+    from tests.api.conftest import LOGIN, PASSWORD, bearer
+
+    app = request.getfixturevalue("postgres_app") if engine == "postgres" else app
+    client = app.test_client()
+    with app.app_context():
+        create_user("root", PASSWORD, role="admin")
+        tool = Tool.create(name="time", transport="stdio", command="uvx")
+    admin = bearer(client.post(LOGIN, json={"username": "root", "password": PASSWORD}).json["access_token"])
+    server = {"name": "clock", "tools": [{"tool": "time", "renames": {"get_current_time": "now"}}]}
+
+    # When the naming policy is stored, then changed (an update of the same row), with a virtual server
+    first = client.put(CONFIG, headers=admin, json={"naming": "always", "virtual_servers": [server]})
+    second = client.put(CONFIG, headers=admin, json={"naming": "on_conflict"})
+
+    # Then the second naming is read back and the virtual server kept, its tool by id
+    assert first.status_code == second.status_code == 200, (first.json, second.json)
+    read = client.get(CONFIG, headers=admin).json
+    assert read["naming"] == "on_conflict"
+    assert read["virtual_servers"][0]["tools"][0]["tool_id"] == tool.id
+    assert second.json["generation"] == first.json["generation"] + 1
