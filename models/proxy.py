@@ -40,3 +40,13 @@ def forget_tool_in_virtual_servers(tool_id: int) -> None:
         kept = [member for member in server.members or [] if member.get("tool_id") != tool_id]
         if len(kept) != len(server.members or []):
             VirtualServer.update(members=kept, updated_at=utcnow()).where(VirtualServer.id == server.id).execute()
+
+
+def read_config(default_naming: str) -> dict:
+    """The front door's live config as stored: {"naming": ..., "virtual_servers": [{name, description,
+    members}, ...]}, the naming policy falling back to config's `mcp.proxy.naming`."""
+    naming = ProxySetting.get_or_none(ProxySetting.name == "naming")
+    servers = VirtualServer.select().order_by(VirtualServer.name)
+    return {"naming": naming.value if naming is not None else default_naming,
+            "virtual_servers": [{"name": s.name, "description": s.description, "members": s.members or []}
+                                for s in servers]}
