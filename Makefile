@@ -14,6 +14,9 @@ PROXY_BENCH_ARGS ?=
 NPM_PREFIX := .cache/npm
 EVERYTHING_VERSION := 2026.8.31
 EVERYTHING_STAMP := $(NPM_PREFIX)/.server-everything-$(EVERYTHING_VERSION)
+# A client nobody here wrote, driven against the front door by tests/api/test_inspector.py: .cache/npm/node_modules/.bin/mcp-inspector
+INSPECTOR_VERSION := 2.12.0
+INSPECTOR_STAMP := $(NPM_PREFIX)/.inspector-$(INSPECTOR_VERSION)
 # pytest's own exit code (make itself exits 2 on any failure); .ci/run reads it to tell "no tests" (5).
 PYTEST_EXIT_FILE := .cache/pytest-exit-code
 
@@ -42,6 +45,10 @@ $(EVERYTHING_STAMP):
 	npm install --prefix $(NPM_PREFIX) --no-audit --no-fund @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
 	@touch $@
 
+$(INSPECTOR_STAMP):
+	npm install --prefix $(NPM_PREFIX) --no-audit --no-fund --save-exact @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
+	@touch $@
+
 # The Procfile says `python`, `gunicorn`: they must resolve to the venv. `honcho run` reads .env as `start` does.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
 # Ctrl-C stops honcho, which then exits 130: the normal way to stop, not an error for make to report.
@@ -49,7 +56,7 @@ run: $(VENV)/.requirements
 	$(IN_VENV) $(BIN)/honcho run python -m api.bootstrap
 	$(IN_VENV) $(BIN)/honcho start || [ $$? -eq 130 ]
 
-test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
+test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP) $(INSPECTOR_STAMP)
 	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)
 	@status=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
 		echo $$status > $(PYTEST_EXIT_FILE); exit $$status

@@ -42,6 +42,7 @@ BLUEPRINTS = [
     "api.tasks.routes:blp",
     "api.calls.routes:blp",
     "api.sessions.routes:blp",
+    "api.proxy.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"

@@ -14,7 +14,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m api.mcp_proxy",
         description="The mcps MCP front door: every running tool served to MCP clients over streamable HTTP "
-                    "at /mcp (one tool at /mcp/tools/<tool>), both protocol eras (2026-07-28 and the "
+                    "at /mcp (one tool at /mcp/tools/<tool>, a virtual server at /mcp/servers/<name>; the legacy HTTP+SSE transport at "
+                    "/sse), both protocol eras (2026-07-28 and the "
                     "initialize handshake). Host and port default to settings mcp.proxy.host/port.",
         epilog="stdio bridge: python -m api.mcp_proxy --stdio --url http://host:8001/mcp (the API key is read "
                "from MCPS_API_KEY)")
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host or settings.mcp.proxy.host
     port = args.port or settings.mcp.proxy.port
     logging.getLogger("mcps.proxy").info("event=proxy.listening host=%s port=%s", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+    uvicorn.run(create_app(settings, listen=f"{host}:{port}"), host=host, port=port, log_level="warning", access_log=False,
                 lifespan="on", timeout_graceful_shutdown=5)
     return 0
 

@@ -7,6 +7,9 @@ tool, as itself), both protocol eras on each.
 - GET: the session's server stream (list changes). DELETE: ends the session.
 - An answer is JSON, and becomes an SSE stream only when a notification (progress, log) comes before it.
 
+/mcp/servers/<name> serves a virtual server (virtual.py) the same way, and /sse + /messages the legacy
+HTTP+SSE transport (sse.py). While the front door is stopped (heartbeat.py), no new session opens.
+
 Raw ASGI rather than Starlette routing: four paths, and the per-request cost of a framework's request and
 response objects is a measurable part of our budget.
 """
@@ -14,17 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from typing import Any
 
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, InboundLadderRejection, classify_inbound_request
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from api.mcp_proxy import eras, policy, wire
+from api.mcp_proxy import control, eras, policy, virtual, wire
 from api.mcp_proxy.auth import Authenticator, Unauthorized
+from api.mcp_proxy.bus import Bus
 from api.mcp_proxy.catalog import Catalog
+from api.mcp_proxy.heartbeat import Heartbeat, refuse_while_stopped
+from api.mcp_proxy.metering import Meter, MeteredMethods
 from api.mcp_proxy.methods import Methods, Request, Services
 from api.mcp_proxy.sessions import SessionStore
+from api.mcp_proxy.sse import MESSAGES_PATH, SSE_PATH, SseTransport
 from config import Section, secret
 from jobs import AsyncJobClient
 from jobs.connection import aredis_client
@@ -36,8 +46,10 @@ KEEPALIVE_S = 15.0
 
 
 class ProxyApp:
-    def __init__(self, settings: Section):
+    def __init__(self, settings: Section, listen: str = ""):
         self.settings = settings
+        self.listen = listen
+        self.process_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.services: Services | None = None
         self.methods: Methods | None = None
         self.auth: Authenticator | None = None
@@ -53,17 +65,31 @@ class ProxyApp:
         proxy = settings.mcp.proxy
         catalog = Catalog(naming=proxy.naming, refresh_s=proxy.catalog_refresh_s)
         await catalog.refresh()
+        self.redis = redis
         self.services = Services(settings=settings, jobs=AsyncJobClient(settings, redis), catalog=catalog,
                                  sessions=SessionStore(redis, settings))
-        self.methods = Methods(self.services)
+        meter = Meter()
+        self.methods: Methods = MeteredMethods(self.services, meter)
         self.auth = Authenticator(settings, redis)
-        self._background.append(asyncio.get_running_loop().create_task(catalog.run_refresher()))
+        self.sse = SseTransport(self, self.process_id)
+        self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.listen,
+                                   sse_streams=lambda: len(self.sse.streams))
+        await self.heartbeat.beat()  # the live config (naming, virtual servers) before the first request
+        self.bus = Bus(redis, {control.control_channel(settings): self.heartbeat.on_control,
+                               self.sse.inbox: self.sse.on_inbox})
+        await self.bus.subscribe()  # before any SSE stream is announced: its answers may come from elsewhere
+        loop = asyncio.get_running_loop()
+        for job in (catalog.run_refresher(), self.heartbeat.run(), self.bus.run()):
+            self._background.append(loop.create_task(job))
         log.info("event=proxy.started naming=%s", proxy.naming)
 
     async def shutdown(self) -> None:
         for task in self._background:
             task.cancel()
         if self.services is not None:
+            await self.sse.shutdown()
+            await self.bus.close()
+            await self.heartbeat.forget()
             await self.services.jobs.close()
 
     async def _lifespan(self, receive, send) -> None:
@@ -90,7 +116,8 @@ class ProxyApp:
         if scope["type"] != "http":
             return
         endpoint = _endpoint(scope["path"])
-        if endpoint is None:
+        legacy_sse = endpoint is None and scope["path"] in (SSE_PATH, MESSAGES_PATH)
+        if endpoint is None and not legacy_sse:
             return await wire.send_bytes(send, 404, b'{"error":"not found"}')
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         try:
@@ -99,9 +126,15 @@ class ProxyApp:
             error = wire.RpcError(INVALID_REQUEST, f"Unauthorized: {refusal}")
             return await wire.send_json(send, 401, error.body(None),
                                         [(b"www-authenticate", refusal.www_authenticate().encode())])
+        method = scope["method"]
+        if legacy_sse:
+            if scope["path"] == SSE_PATH and method == "GET":
+                return await self.sse.open_stream(receive, send, caller)
+            if scope["path"] == MESSAGES_PATH and method == "POST":
+                return await self.sse.post_message(scope, receive, send, caller)
+            return await wire.send_bytes(send, 405, b"", [(b"allow", b"GET" if scope["path"] == SSE_PATH else b"POST")])
         if endpoint and not self._may_see_endpoint(caller, endpoint):
             return await wire.send_bytes(send, 404, b'{"error":"no such tool"}')
-        method = scope["method"]
         if method == "POST":
             return await self.post(scope, receive, send, headers, caller, endpoint)
         if method == "GET":
@@ -112,7 +145,10 @@ class ProxyApp:
 
     def _may_see_endpoint(self, caller, tool_name: str) -> bool:
         """A tool's own endpoint: hidden from a caller who may not see that tool (its running row
-        decides; a tool not running serves an empty list to everyone)."""
+        decides; a tool not running serves an empty list to everyone). A virtual server: 404 unless defined."""
+        server_name = virtual.server_name_of(tool_name)
+        if server_name is not None:
+            return server_name in self.services.catalog.virtual_servers
         backend = next((b for b in self.services.catalog.backends if b.name == tool_name), None)
         return backend is None or policy.may_see_tool(caller, backend.id)
 
@@ -138,6 +174,8 @@ class ProxyApp:
         """A 2026-07-28 request: nothing outlives it here."""
         if "id" not in message:
             return await wire.send_bytes(send, 202, b"")  # this revision defines no client notifications on HTTP
+        if not self.heartbeat.serving:
+            return await refuse_while_stopped(send, message["id"])
         verdict = classify_inbound_request(message, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             error = wire.RpcError(verdict.code, verdict.message, verdict.data)
@@ -157,6 +195,8 @@ class ProxyApp:
         if method == "initialize":
             if "id" not in message:
                 return await wire.send_json(send, 400, wire.RpcError(INVALID_REQUEST, "initialize needs an id").body(None))
+            if not self.heartbeat.serving:
+                return await refuse_while_stopped(send, message["id"])
             result = self.methods.initialize_result(view, endpoint, params.get("protocolVersion"))
             session = await sessions.create(result["protocolVersion"], caller.principal, endpoint,
                                             _dict(params.get("capabilities")), _dict(params.get("clientInfo")))
@@ -324,10 +364,14 @@ async def _disconnect(receive) -> None:
 
 
 def _endpoint(path: str) -> str | None:
-    """"" for /mcp, the tool's name for /mcp/tools/<tool>, None for anything else."""
+    """"" for /mcp, the tool's name for /mcp/tools/<tool>, "@<name>" for /mcp/servers/<name>, None for
+    anything else."""
     path = path.rstrip("/")
     if path == "/mcp":
         return ""
+    if path.startswith("/mcp/servers/"):
+        name = path[len("/mcp/servers/"):]
+        return virtual.endpoint_of(name) if name and "/" not in name else None
     if path.startswith("/mcp/tools/"):
         name = path[len("/mcp/tools/"):]
         return name if name and "/" not in name else None
@@ -338,5 +382,5 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def create_app(settings: Section) -> ProxyApp:
-    return ProxyApp(settings)
+def create_app(settings: Section, listen: str = "") -> ProxyApp:
+    return ProxyApp(settings, listen)

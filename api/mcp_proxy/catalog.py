@@ -8,7 +8,9 @@ reload that changes a list bumps `version` and tells the listeners which lists c
 
 Names (`mcp.proxy.naming`): `on_conflict` keeps a name unique among the tools a caller sees and prefixes
 the others with `<tool>__`; `always` prefixes every name. Resource URIs that collide become
-`mcps://<tool>/<uri>`. A single-tool view (`/mcp/tools/<tool>`) renames nothing.
+`mcps://<tool>/<uri>`. A single-tool view (`/mcp/tools/<tool>`) renames nothing. A virtual server's
+view (`/mcp/servers/<name>`, api/mcp_proxy/virtual.py) applies its renames first, then the naming policy.
+The naming policy and the virtual servers change at run time (`configure`, from api/mcp_proxy/control.py).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+from api.mcp_proxy import virtual
 from models import Tool
 
 log = logging.getLogger("mcps.proxy")
@@ -87,6 +90,7 @@ class Catalog:
         self._views: dict[tuple, View] = {}
         self._listeners: set[Listener] = set()
         self._lock = asyncio.Lock()
+        self.virtual_servers: dict[str, virtual.VirtualServer] = {}
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -126,6 +130,21 @@ class Catalog:
             except Exception as error:  # the database may be briefly away; serve the last snapshot
                 log.warning("event=proxy.catalog_refresh_failed error=%r", error)
 
+    async def configure(self, naming: str, virtual_servers: dict[str, virtual.VirtualServer]) -> None:
+        """Apply the front door's live settings: every view is rebuilt, and streams hear of the lists
+        that changed for them (their listeners compare views)."""
+        if naming == self.naming and virtual_servers == self.virtual_servers:
+            return
+        self.naming, self.virtual_servers = naming, virtual_servers
+        self._views.clear()
+        self.version += 1
+        log.info("event=proxy.configured naming=%s virtual_servers=%s", naming, ",".join(sorted(virtual_servers)))
+        for listener in list(self._listeners):
+            try:
+                await listener(set(LISTS))
+            except Exception:  # one broken stream must not stop the others hearing of it
+                log.exception("event=proxy.listener_failed")
+
     def listen(self, listener: Listener) -> Callable[[], None]:
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
@@ -133,13 +152,27 @@ class Catalog:
     # -- views ------------------------------------------------------------------------------------
 
     def view(self, tool_scope: frozenset[int] | None, only: str | None = None) -> View:
-        """The view of a caller with this tool scope (tool ids); `only` a tool's name for its own endpoint."""
+        """The view of a caller with this tool scope (tool ids); `only` a tool's name for its own endpoint
+        (or a virtual server's endpoint name)."""
         cache_key = (tool_scope, only)
         view = self._views.get(cache_key)
+        if view is None and only is not None and virtual.server_name_of(only) is not None:
+            view = self._views[cache_key] = self._virtual_view(virtual.server_name_of(only), tool_scope)
         if view is None:
             backends = [b for b in self.backends
                         if (tool_scope is None or b.id in tool_scope) and (only is None or b.name == only)]
             view = self._views[cache_key] = build_view(backends, self.naming if only is None else "never")
+        return view
+
+
+    def _virtual_view(self, name: str, tool_scope: frozenset[int] | None) -> View:
+        server = self.virtual_servers.get(name)
+        if server is None:
+            return View(backends=[])
+        backends, originals = virtual.select(server, self.backends, tool_scope)
+        view = build_view(backends, self.naming)
+        view.tool_routes = {shown: (backend, originals[backend.id].get(name, name))
+                            for shown, (backend, name) in view.tool_routes.items()}
         return view
 
 

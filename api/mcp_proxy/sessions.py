@@ -4,7 +4,8 @@ serves any request of a session.
 A session is one hash `<ns>:mcp:session:<id>` (negotiated version, client capabilities and info, log
 level, who owns it, which endpoint it was opened on) and a set `...:subs` of subscribed resource URIs,
 both expiring after `session_ttl_s` without a request. Reading a session also renews it: one pipelined
-round trip. 2026-era requests have no session at all.
+round trip. The sorted set `<ns>:mcp:sessions` holds every session by its expiry time, for counting them
+(/api/v1/proxy/status). 2026-era requests have no session at all.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from api.mcp_proxy.control import sessions_index_key
 from config import Section
 from jobs.keys import key
 
@@ -43,6 +45,7 @@ class SessionStore:
         self.redis = redis
         self.settings = settings
         self.ttl_s = settings.mcp.proxy.session_ttl_s
+        self.index = sessions_index_key(settings)
 
     def _key(self, session_id: str, *parts: str) -> str:
         return key(self.settings, "mcp", "session", session_id, *parts)
@@ -58,6 +61,7 @@ class SessionStore:
                                  "capabilities": json.dumps(client_capabilities), "client": json.dumps(client_info),
                                  "created": time.time()})
         pipe.expire(name, self.ttl_s)
+        pipe.zadd(self.index, {session.id: time.time() + self.ttl_s})
         await pipe.execute()
         return session
 
@@ -67,7 +71,8 @@ class SessionStore:
         pipe.hgetall(name)
         pipe.expire(name, self.ttl_s)
         pipe.expire(self._key(session_id, "subs"), self.ttl_s)
-        fields, _, _ = await pipe.execute()
+        pipe.zadd(self.index, {session_id: time.time() + self.ttl_s}, xx=True)
+        fields, *_ = await pipe.execute()
         if not fields:
             return None
         level = fields.get(b"log_level")
@@ -111,4 +116,8 @@ class SessionStore:
         return job_id.decode() if job_id else None
 
     async def delete(self, session_id: str) -> bool:
-        return bool(await self.redis.delete(self._key(session_id), self._key(session_id, "subs")))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self._key(session_id), self._key(session_id, "subs"))
+        pipe.zrem(self.index, session_id)
+        deleted, _ = await pipe.execute()
+        return bool(deleted)

@@ -24,6 +24,7 @@ from api.tools import mcpservers
 from api.tools.schemas import (ExportArgs, ImportArgs, LogArgs, LogEntrySchema, McpServersSchema, ToolCreateSchema,
                                ToolDefinitionSchema, ToolListArgs, ToolSchema, WaitArgs, check_transport_fields)
 from models import LogEntry, Tool, db, utcnow
+from models.proxy import forget_tool_in_virtual_servers
 from models.fastget import get_by
 from jobs import Job, JobError
 from jobs.keys import health_key, live_key
@@ -174,6 +175,7 @@ class ToolByRef(MethodView):
         with db.atomic():
             Tool.delete().where(Tool.id == tool.id).execute()
             policy.forget_tool(tool.id)  # its id may be given to the next tool: no key may keep it
+            forget_tool_in_virtual_servers(tool.id)  # nor a virtual server
             # Its log goes with it: SQLite hands a deleted highest id to the next tool created.
             LogEntry.delete().where(LogEntry.tool_id == tool.id).execute()
             LogEntry.create(category="operations", level="INFO", user_id=user.id, source="api",

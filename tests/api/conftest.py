@@ -127,3 +127,31 @@ def echo_tool(client, admin, worker):
     tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))
     start_tool(client, admin, tool["id"])
     return tool
+
+
+# -- the MCP front door: real proxy processes (helpers in tests/api/proxies.py) ---------------------
+
+@pytest.fixture
+def start_proxy(settings, database):
+    """start_proxy(): a proxy process on the test's settings, stopped after the test."""
+    from tests.api.proxies import ProxyProcess
+
+    proxies = []
+
+    def start():
+        proxies.append(ProxyProcess(settings))
+        return proxies[-1]
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()
+
+
+@pytest.fixture
+def api_key(client, headers_for):
+    """api_key(role="operator", **body): a raw API key of a user of that role, made through the API."""
+    def make(role="operator", **body) -> str:
+        response = client.post("/api/v1/auth/api-keys", headers=headers_for(role), json={"name": "client", **body})
+        assert response.status_code == 201, response.json
+        return response.json["key"]
+    return make

@@ -34,6 +34,26 @@ PRIVILEGED_READS = {
     ("GET", "/api/v1/system/backups"),  # admins: backups hold every secret of the platform
     ("GET", "/api/v1/system/backups/<name>"),
     ("GET", "/api/v1/system/processes"),  # operators: pids and owners
+    # The MCP front door's config and virtual servers: admins'
+    ("GET", "/api/v1/proxy/config"),
+    ("GET", "/api/v1/proxy/servers"),
+    ("GET", "/api/v1/proxy/servers/<name>"),
+}
+# The MCP front door's management endpoints (seed paths under both prefixes) and the role each needs.
+PROXY_ENDPOINTS = {
+    ("GET", "/api/v1/proxy/status"): "viewer",
+    ("GET", "/api/v1/mcp/proxy/status"): "viewer",
+    ("POST", "/api/v1/proxy/start"): "admin",
+    ("POST", "/api/v1/mcp/proxy/start"): "admin",
+    ("POST", "/api/v1/proxy/stop"): "admin",
+    ("POST", "/api/v1/mcp/proxy/stop"): "admin",
+    ("GET", "/api/v1/proxy/config"): "admin",
+    ("PUT", "/api/v1/proxy/config"): "admin",
+    ("GET", "/api/v1/proxy/servers"): "admin",
+    ("POST", "/api/v1/proxy/servers"): "admin",
+    ("GET", "/api/v1/proxy/servers/<name>"): "admin",
+    ("PUT", "/api/v1/proxy/servers/<name>"): "admin",
+    ("DELETE", "/api/v1/proxy/servers/<name>"): "admin",
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Credentials and user management: an API key, even an admin's, must not mint or manage credentials.
@@ -136,6 +156,31 @@ def test_given_an_admin_when_calling_any_endpoint_then_never_401_or_403(client, 
         if response.status_code in (401, 403):
             wrong.append((method, rule, response.status_code, response.json["message"]))
     assert wrong == []
+
+
+def test_given_each_role_when_calling_the_proxy_management_endpoints_then_only_the_right_role_gets_through(
+        client, endpoints, make_user, login):
+    # Given a user of each role, and every front door management endpoint the app has
+    known = {(method, rule): url for method, rule, url in endpoints}
+    assert set(PROXY_ENDPOINTS) <= set(known)
+    for role in ROLES:
+        make_user(f"{role}-p", role)
+    wrong = []
+    for (method, rule), needed in PROXY_ENDPOINTS.items():
+        for role in ROLES:
+            # When the endpoint is called (stop is undone at once: the sweep must not leave it stopped)
+            response = call(client, method, known[(method, rule)], bearer(login(f"{role}-p")["access_token"]))
+            if rule.endswith("/stop") and response.status_code == 200:
+                call(client, "POST", "/api/v1/proxy/start", bearer(login("admin-p")["access_token"]))
+            # Then 403 in the one error shape below the role it needs, never 401/403 from it up
+            allowed = ROLE_RANK_OF[role] >= ROLE_RANK_OF[needed]
+            if allowed == (response.status_code in (401, 403)) or (
+                    not allowed and response.json.get("code") != 403):
+                wrong.append((method, rule, role, response.status_code))
+    assert wrong == [], "(method, rule, role, status)"
+
+
+ROLE_RANK_OF = {"viewer": 1, "operator": 2, "admin": 3}
 
 
 def test_given_roles_then_admin_includes_operator_includes_viewer(app):

@@ -1,0 +1,60 @@
+"""Helpers of the tests that drive real MCP front door processes (`python -m api.mcp_proxy`); their
+fixtures (`start_proxy`, `api_key`) are in tests/api/conftest.py."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+
+import httpx2
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.harness import ROOT, free_port, settings_environ
+
+
+class ProxyProcess:
+    def __init__(self, settings):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/mcp"
+        self.process = subprocess.Popen([sys.executable, "-m", "api.mcp_proxy", "--port", str(self.port)],
+                                        cwd=ROOT, env=settings_environ(settings))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the proxy did not come up")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@asynccontextmanager
+async def connect(url: str, key: str, mode: str = "auto"):
+    """An SDK client over streamable HTTP (`auto`: 2026-07-28, `legacy`: the handshake)."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=httpx2.Timeout(30, read=None))
+    async with http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+            yield client
+
+
+@asynccontextmanager
+async def connect_sse(url: str, key: str):
+    """An SDK client over the legacy HTTP+SSE transport (`mcp.client.sse`)."""
+    async with Client(sse_client(url, headers={"X-API-Key": key}, sse_read_timeout=30), mode="legacy") as client:
+        yield client
