@@ -221,7 +221,8 @@ def test_given_a_deleted_user_then_the_next_user_with_the_same_id_inherits_nothi
 
 def test_given_a_key_scoped_to_time_when_tools_are_renamed_then_it_still_reaches_only_the_original(
         app, client, admin):
-    time_id, secret_id = make_tool(app, "time"), make_tool(app, "secret-tool", env={"DB_PASSWORD": "hunter2"})
+    time_id = make_tool(app, "time")
+    make_tool(app, "secret-tool", env={"DB_PASSWORD": "hunter2"})
     created = client.post(KEYS, headers=admin, json={"name": "k", "tool_scope": ["time"]}).json
     key = {"X-API-Key": created["key"]}
     assert created["tool_scope"] == [time_id] and created["tool_scope_names"] == ["time"]

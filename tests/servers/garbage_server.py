@@ -1,5 +1,4 @@
 """A broken MCP server: writes lines of garbage to stdout and never answers."""
-import sys
 import time
 
 for line in range(100_000):
