@@ -19,7 +19,7 @@ import psutil
 import redis
 
 from config import Section
-from jobs import registry, stream
+from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
 from jobs.keys import cancel_key, lease_key, live_key
@@ -114,7 +114,8 @@ class WorkerRuntime:
         session = self.sessions.get(tool.id)
         if session is None or session.done:
             session = ToolSession(tool_config(tool), self.run_dir, self.settings,
-                                  report=self._reporter(tool.id), log_line=self._logger(tool.id))
+                                  report=self._reporter(tool.id), log_line=self._logger(tool.id),
+                                  on_resource_updated=self._resource_announcer(tool.id))
             self.sessions[tool.id] = session
         self.on_loop(self._ensure_started(session))
         status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s))
@@ -137,13 +138,31 @@ class WorkerRuntime:
         return session is not None
 
     def _reporter(self, tool_id: int):
+        announced = {"status": None}
+
         def report(**fields):
             if "started_at" in fields and isinstance(fields["started_at"], float):
                 fields["started_at"] = _utc(fields["started_at"])
             fields.setdefault("owner_worker", self.id)
             fields["updated_at"] = utcnow()
             self.bookkeeper.write(lambda: Tool.update(**fields).where(Tool.id == tool_id).execute())
+            # What the MCP front doors serve changed: a status (started, stopping, failed) or a list.
+            reason = _change_reason(fields, announced["status"])
+            if reason is not None:
+                announced["status"] = fields.get("status", announced["status"])
+                self.bookkeeper.after_commit(lambda: self._announce_tool_change(tool_id, reason))
         return report
+
+    def _announce_tool_change(self, tool_id: int, reason: str) -> None:
+        notices.tool_changed(self.redis, self.settings, tool_id, reason)
+        log.debug("event=tool.change_announced tool=%s reason=%s", tool_id, reason)
+
+    def _resource_announcer(self, tool_id: int):
+        async def announce(uri: str) -> None:
+            if self._aredis is None:
+                self._aredis = aredis_client(self.settings)
+            await notices.resource_updated(self._aredis, self.settings, tool_id, uri)
+        return announce
 
     def _logger(self, tool_id: int):
         def log_line(level: str, source: str, message: str):
@@ -284,6 +303,19 @@ class OwnedElsewhere(Exception):
     def __init__(self, owner: str | None):
         super().__init__(f"tool is owned by worker {owner}")
         self.owner = owner
+
+
+LISTS = ("mcp_tools", "mcp_resources", "mcp_prompts")
+
+
+def _change_reason(fields: dict, announced_status: str | None) -> str | None:
+    """Why a status report changes what front doors serve (None: it does not)."""
+    status = fields.get("status")
+    if status is not None and status != announced_status:
+        return f"status:{status}"
+    if any(name in fields for name in LISTS):
+        return "lists"
+    return None
 
 
 def _utc(epoch: float):

@@ -1,0 +1,54 @@
+"""Helpers of the MCP front-door tests: a real proxy process (`python -m api.mcp_proxy`) on the test's
+settings, and SDK clients connected to it. Their fixtures are in tests/api/conftest.py."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.harness import ROOT, free_port, settings_environ
+
+MODERN, LEGACY = "2026-07-28", "2025-11-25"
+EVERYTHING = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
+
+
+class ProxyProcess:
+    def __init__(self, settings, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.process = subprocess.Popen([sys.executable, "-m", "api.mcp_proxy", "--port", str(self.port)],
+                                        cwd=ROOT, env={**settings_environ(settings), **(extra_env or {})})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the proxy did not come up")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@asynccontextmanager
+async def connect(url: str, key: str, mode: str = "auto", **options):
+    """An SDK `Client` on the front door: `auto` lands on 2026-07-28, `legacy` runs the handshake."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=httpx2.Timeout(30, read=None))
+    async with http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client:
+            yield client
