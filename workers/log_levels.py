@@ -60,8 +60,8 @@ class BackendLogLevel:
     async def before_request(self, client, wanted: str | None) -> dict | None:
         """The request's `_meta` (2026) or None, after making a handshake-era server verbose enough."""
         if client.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            level = most_verbose(self.configured, wanted)
-            return {LOG_LEVEL_META_KEY: level} if level is not None else None
+            # The client stamps the configured level on every request already; only more is worth a _meta.
+            return {LOG_LEVEL_META_KEY: wanted} if wanted is not None and rank(wanted) < rank(self.configured) else None
         if wanted is not None and _settable(client) and rank(wanted) < rank(self.current):
             async with self._lock:
                 if rank(wanted) < rank(self.current):

@@ -3,7 +3,8 @@
 A subscriber is a handshake-era client session or a 2026 `subscriptions/listen` stream (its id, as the
 proxy names it). The server is subscribed to a URI while at least one subscriber wants it: the first
 subscribe job subscribes on the server, the last unsubscribe unsubscribes. The set outlives the server's
-connection: after a restart every URI is subscribed again.
+connection (after a crash every URI is subscribed again) and, kept in Redis by the worker
+(`resource_subscribers_key`), the session itself: a restarted or taken-over tool starts with it.
 
 - Handshake-era servers: `resources/subscribe` / `resources/unsubscribe`, when they offer subscriptions.
 - 2026-era servers: one `subscriptions/listen` stream naming every URI, reopened when the set changes (a
@@ -24,9 +25,10 @@ SUBSCRIPTION_KINDS = ("subscribe_resource", "unsubscribe_resource")
 
 
 class ResourceSubscriptions:
-    def __init__(self, session):
+    def __init__(self, session, subscribers: dict[str, set[str]] | None = None, save=None):
         self.session = session  # the ToolSession: its current client and its log
-        self.subscribers: dict[str, set[str]] = {}
+        self.subscribers: dict[str, set[str]] = subscribers or {}
+        self._save = save  # async save(uri, subscribers): remember a URI's subscribers (empty: forget it)
         self._changed = asyncio.Event()
         self._acknowledged: list[asyncio.Future] = []  # subscribes waiting for the next listen stream
 
@@ -46,6 +48,8 @@ class ResourceSubscriptions:
             subscribers.discard(subscriber)
             if not subscribers and self.subscribers.pop(uri, None) is not None:
                 await self._server_subscription(uri, subscribe=False)
+        if self._save is not None:
+            await self._save(uri, self.subscribers.get(uri, set()))
         return {}
 
     async def follow(self, client) -> None:

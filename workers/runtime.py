@@ -22,7 +22,7 @@ from config import Section
 from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
-from jobs.keys import cancel_key, lease_key, live_key
+from jobs.keys import cancel_key, lease_key, live_key, resource_subscribers_key
 from jobs.leases import ToolOwnerLease
 from models import LogEntry, Tool, utcnow
 from workers import reaper
@@ -115,7 +115,9 @@ class WorkerRuntime:
         if session is None or session.done:
             session = ToolSession(tool_config(tool), self.run_dir, self.settings,
                                   report=self._reporter(tool.id), log_line=self._logger(tool.id),
-                                  on_resource_updated=self._resource_announcer(tool.id))
+                                  on_resource_updated=self._resource_announcer(tool.id),
+                                  subscriptions=self._load_subscriptions(tool.id),
+                                  save_subscriptions=self._subscription_saver(tool.id))
             self.sessions[tool.id] = session
         self.on_loop(self._ensure_started(session))
         status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s))
@@ -156,6 +158,21 @@ class WorkerRuntime:
     def _announce_tool_change(self, tool_id: int, reason: str) -> None:
         notices.tool_changed(self.redis, self.settings, tool_id, reason)
         log.debug("event=tool.change_announced tool=%s reason=%s", tool_id, reason)
+
+    def _load_subscriptions(self, tool_id: int) -> dict[str, set[str]]:
+        stored = self.redis.hgetall(resource_subscribers_key(self.settings, tool_id))
+        return {uri.decode(): set(json.loads(subscribers)) for uri, subscribers in stored.items()}
+
+    def _subscription_saver(self, tool_id: int):
+        async def save(uri: str, subscribers: set[str]) -> None:
+            if self._aredis is None:
+                self._aredis = aredis_client(self.settings)
+            name = resource_subscribers_key(self.settings, tool_id)
+            if subscribers:
+                await self._aredis.hset(name, uri, json.dumps(sorted(subscribers)))
+            else:
+                await self._aredis.hdel(name, uri)
+        return save
 
     def _resource_announcer(self, tool_id: int):
         async def announce(uri: str) -> None:

@@ -41,7 +41,9 @@ class ToolNotRunning(Exception):
 class ToolSession:
     def __init__(self, tool: dict, run_dir: Path, settings, report: Callable[..., None],
                  log_line: Callable[[str, str, str], None],
-                 on_resource_updated: Callable[[str], Awaitable[None]] | None = None):
+                 on_resource_updated: Callable[[str], Awaitable[None]] | None = None,
+                 subscriptions: dict[str, set[str]] | None = None,
+                 save_subscriptions: Callable[[str, set[str]], Awaitable[None]] | None = None):
         self.tool = tool
         self.tool_id: int = tool["id"]
         self.settings = settings
@@ -68,7 +70,7 @@ class ToolSession:
         self._wanted_levels: dict[int, str | None] = {}
         self._log_levels = BackendLogLevel(self)
         self.on_resource_updated = on_resource_updated
-        self.subscriptions = ResourceSubscriptions(self)
+        self.subscriptions = ResourceSubscriptions(self, subscriptions, save_subscriptions)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -162,6 +162,21 @@ async def test_given_a_legacy_session_subscribed_when_the_2026_backend_updates_t
     assert len(updates) == told
 
 
+async def test_given_a_subscribed_legacy_session_when_the_tool_is_restarted_then_updates_still_arrive(
+        start_proxy_process, operator_key, serve_tool, run_job):
+    feat = serve_tool("feat", "features_server.py")
+    proxy = start_proxy_process()
+    handler, updates = updates_of("counter://value")
+
+    async with connect(proxy.url, operator_key, "legacy", message_handler=handler) as client:
+        await client.subscribe_resource("counter://value")
+        event = await anyio.to_thread.run_sync(lambda: run_job("restart", feat.id))
+        assert event["status"] == "succeeded", event
+        await until(lambda: updates, every=lambda: client.call_tool("bump", {}))
+
+    assert str(updates[0].params.uri) == "counter://value"
+
+
 async def test_given_a_2026_listen_stream_with_a_resource_when_the_backend_updates_then_it_is_told(
         start_proxy_process, operator_key, serve_tool):
     serve_tool("feat", "features_server.py")
@@ -245,6 +260,21 @@ async def test_given_a_slow_catalog_poll_when_a_tool_starts_then_tools_list_chan
         names = {tool.name for tool in (await client.list_tools(cache_mode="bypass")).tools}
 
     assert "get_current_time" in names
+
+
+async def test_given_a_slow_catalog_poll_when_a_backend_changes_its_tools_then_listeners_hear_it_promptly(
+        start_proxy_process, operator_key, serve_tool):
+    serve_tool("echo", "echo_server.py")
+    proxy = start_proxy_process(MCPS_MCP__PROXY__CATALOG_REFRESH_S="600")
+
+    async with connect(proxy.url, operator_key, "auto") as client:
+        async with client.listen(tools_list_changed=True) as subscription:
+            await client.call_tool("grow", {"name": "sprout"})  # the server says its list changed
+            with anyio.fail_after(5):
+                await subscription.__anext__()
+        names = {tool.name for tool in (await client.list_tools(cache_mode="bypass")).tools}
+
+    assert "sprout" in names
 
 
 # -- pagination --------------------------------------------------------------------------------------
