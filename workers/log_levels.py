@@ -55,7 +55,10 @@ class BackendLogLevel:
     async def connected(self, client) -> None:
         self.current = None
         if _settable(client) and self.configured is not None:
-            await self._set(client, self.configured)
+            try:
+                await self._set(client, self.configured)
+            except Exception as exc:  # a server that offers logging but refuses a level still serves calls
+                self.session.log_line("WARNING", "lifecycle", f"logging/setLevel {self.configured} failed: {exc}")
 
     async def before_request(self, client, wanted: str | None) -> dict | None:
         """The request's `_meta` (2026) or None, after making a handshake-era server verbose enough."""

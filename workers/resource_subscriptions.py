@@ -59,7 +59,10 @@ class ResourceSubscriptions:
             await asyncio.Event().wait()
         if client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
             for uri in sorted(self.subscribers):
-                await self._handshake_subscription(client, uri, subscribe=True)
+                try:
+                    await self._handshake_subscription(client, uri, subscribe=True)
+                except Exception as exc:  # that URI goes unheard; the connection itself is fine
+                    self.session.log_line("WARNING", "lifecycle", f"subscribing again to {uri} failed: {exc}")
             await asyncio.Event().wait()
         while True:
             self._changed.clear()
