@@ -15,7 +15,10 @@ import dramatiq
 LIFECYCLE_QUEUE = "lifecycle"
 ACTOR = "run_job"
 CALL_KINDS = ("call", "list_tools", "list_resources", "list_resource_templates", "read_resource",
-              "list_prompts", "get_prompt")
+              "list_prompts", "get_prompt", "complete", "subscribe_resource", "unsubscribe_resource")
+# A call job may carry args["log_level"]: the least severe server log level its caller wants to hear.
+# (Subscription kinds name args["uri"] and args["subscriber"]: the worker subscribes on the server for the
+# first subscriber of a URI and unsubscribes after the last.)
 LIFECYCLE_KINDS = ("start", "stop", "restart")
 WORKFLOW_KIND = "workflow_run"
 # Maintenance (scheduled or run by an admin): taken by any worker from the lifecycle queue, recorded as

@@ -55,6 +55,22 @@ def workers_key(settings: Section) -> str:
     return key(settings, "workers")
 
 
+def tool_changes_channel(settings: Section) -> str:
+    """Pub/sub: a tool started, stopped, or its tools/resources/prompts lists changed (jobs/notices.py)."""
+    return key(settings, "notices", "tools")
+
+
+def resource_updates_channel(settings: Section) -> str:
+    """Pub/sub: a server said a subscribed resource changed (`notifications/resources/updated`)."""
+    return key(settings, "notices", "resources")
+
+
+def resource_subscribers_key(settings: Section, tool_id: int) -> str:
+    """A tool's resource subscriptions: hash URI -> JSON list of subscribers (kept by its owning worker, so
+    that a restarted or taken-over tool subscribes again)."""
+    return key(settings, "tool", tool_id, "resource_subscribers")
+
+
 def call_budget_key(settings: Section, who: str, window: int) -> str:
     return key(settings, "ratelimit", "calls", who, window)
 

@@ -3,7 +3,8 @@
 One thread per worker process drains a queue in order. Whatever arrives within LINGER_S of the first
 item is written in one transaction, job records as multi-row statements (workers.history). `flush()`
 waits until everything queued before it is written (lifecycle jobs use it so that a reply never runs
-ahead of the status it reports).
+ahead of the status it reports); `after_commit(fn)` runs fn once what was queued before it is committed
+(the tool-change notices, so that a proxy reloading on one reads the new row).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import peewee
@@ -44,6 +46,10 @@ class Bookkeeper:
     def record(self, record: JobRecord) -> None:
         self._queue.put(record)
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once every write queued before it is committed (to announce what they wrote)."""
+        self._queue.put(AfterCommit(fn))
+
     def flush(self, timeout: float = 10) -> bool:
         done = threading.Event()
         self._queue.put(done)
@@ -67,6 +73,8 @@ class Bookkeeper:
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
+                elif isinstance(item, AfterCommit):
+                    item.run()
             if None in batch:
                 return
 
@@ -103,3 +111,14 @@ class Bookkeeper:
                         apply()
                 except Exception:
                     log.exception("event=bookkeeping.write_failed")
+
+
+@dataclass(frozen=True)
+class AfterCommit:
+    fn: Callable[[], None]
+
+    def run(self) -> None:
+        try:
+            self.fn()
+        except Exception:  # an announcement that failed (Redis away) is caught up by the readers' polls
+            log.exception("event=bookkeeping.after_commit_failed")

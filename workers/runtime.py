@@ -19,10 +19,10 @@ import psutil
 import redis
 
 from config import Section
-from jobs import registry, stream
+from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
-from jobs.keys import cancel_key, lease_key, live_key
+from jobs.keys import cancel_key, lease_key, live_key, resource_subscribers_key
 from jobs.leases import ToolOwnerLease
 from models import LogEntry, Tool, utcnow
 from workers import reaper
@@ -117,7 +117,10 @@ class WorkerRuntime:
         session = self.sessions.get(tool.id)
         if session is None or session.done:
             session = ToolSession(tool_config(tool), self.run_dir, self.settings,
-                                  report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker)
+                                  report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker,
+                                  on_resource_updated=self._resource_announcer(tool.id),
+                                  subscriptions=self._load_subscriptions(tool.id),
+                                  save_subscriptions=self._subscription_saver(tool.id))
             self.sessions[tool.id] = session
         self.on_loop(self._ensure_started(session))
         # A little longer than the session's own start timeout, so that its reason is what the caller reads.
@@ -141,13 +144,46 @@ class WorkerRuntime:
         return session is not None
 
     def _reporter(self, tool_id: int):
+        announced = {"status": None}
+
         def report(**fields):
             if "started_at" in fields and isinstance(fields["started_at"], float):
                 fields["started_at"] = _utc(fields["started_at"])
             fields.setdefault("owner_worker", self.id)
             fields["updated_at"] = utcnow()
             self.bookkeeper.write(lambda: Tool.update(**fields).where(Tool.id == tool_id).execute())
+            # What the MCP front doors serve changed: a status (started, stopping, failed) or a list.
+            reason = _change_reason(fields, announced["status"])
+            if reason is not None:
+                announced["status"] = fields.get("status", announced["status"])
+                self.bookkeeper.after_commit(lambda: self._announce_tool_change(tool_id, reason))
         return report
+
+    def _announce_tool_change(self, tool_id: int, reason: str) -> None:
+        notices.tool_changed(self.redis, self.settings, tool_id, reason)
+        log.debug("event=tool.change_announced tool=%s reason=%s", tool_id, reason)
+
+    def _load_subscriptions(self, tool_id: int) -> dict[str, set[str]]:
+        stored = self.redis.hgetall(resource_subscribers_key(self.settings, tool_id))
+        return {uri.decode(): set(json.loads(subscribers)) for uri, subscribers in stored.items()}
+
+    def _subscription_saver(self, tool_id: int):
+        async def save(uri: str, subscribers: set[str]) -> None:
+            if self._aredis is None:
+                self._aredis = aredis_client(self.settings)
+            name = resource_subscribers_key(self.settings, tool_id)
+            if subscribers:
+                await self._aredis.hset(name, uri, json.dumps(sorted(subscribers)))
+            else:
+                await self._aredis.hdel(name, uri)
+        return save
+
+    def _resource_announcer(self, tool_id: int):
+        async def announce(uri: str) -> None:
+            if self._aredis is None:
+                self._aredis = aredis_client(self.settings)
+            await notices.resource_updated(self._aredis, self.settings, tool_id, uri)
+        return announce
 
     def _logger(self, tool_id: int):
         def log_line(level: str, source: str, message: str):
@@ -293,6 +329,19 @@ class OwnedElsewhere(Exception):
     def __init__(self, owner: str | None):
         super().__init__(f"tool is owned by worker {owner}")
         self.owner = owner
+
+
+LISTS = ("mcp_tools", "mcp_resources", "mcp_prompts")
+
+
+def _change_reason(fields: dict, announced_status: str | None) -> str | None:
+    """Why a status report changes what front doors serve (None: it does not)."""
+    status = fields.get("status")
+    if status is not None and status != announced_status:
+        return f"status:{status}"
+    if any(name in fields for name in LISTS):
+        return "lists"
+    return None
 
 
 def _utc(epoch: float):

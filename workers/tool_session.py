@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import mcp_types
-from mcp_types import CONNECTION_CLOSED
+from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from config.files import ensure_private_dir
 from workers.asking import Asker, CallInFlight, current_call
+from workers import log_levels
+from workers.log_levels import BackendLogLevel
+from workers.resource_subscriptions import SUBSCRIPTION_KINDS, ResourceSubscriptions
 from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
 log = logging.getLogger("mcps.tool")
@@ -50,7 +53,10 @@ class ToolNotRunning(Exception):
 
 class ToolSession:
     def __init__(self, tool: dict, run_dir: Path, settings, report: Callable[..., None],
-                 log_line: Callable[[str, str, str], None], asker: Asker | None = None):
+                 log_line: Callable[[str, str, str], None], asker: Asker | None = None,
+                 on_resource_updated: Callable[[str], Awaitable[None]] | None = None,
+                 subscriptions: dict[str, set[str]] | None = None,
+                 save_subscriptions: Callable[[str, set[str]], Awaitable[None]] | None = None):
         self.tool = tool
         self.tool_id: int = tool["id"]
         self.settings = settings
@@ -76,6 +82,11 @@ class ToolSession:
         # The calls in flight that may be asked something (workers/asking.py: which job a question is for).
         self.asker = asker
         self.calls_in_flight: dict[int, CallInFlight] = {}
+        # The server log level each request in flight asked for (None: whatever the tool log hears).
+        self._wanted_levels: dict[int, str | None] = {}
+        self._log_levels = BackendLogLevel(self)
+        self.on_resource_updated = on_resource_updated
+        self.subscriptions = ResourceSubscriptions(self, subscriptions, save_subscriptions)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -130,7 +141,8 @@ class ToolSession:
                         self.log_line("INFO", "lifecycle", f"started pid={self.pid} "
                                       f"protocol={self.info.get('protocol_version')}")
                         self._settled.set()
-                        watchers = [self._stop.wait(), self._lost.wait(), self._listen_for_changes()]
+                        watchers = [self._stop.wait(), self._lost.wait(), self._listen_for_changes(),
+                                    self.subscriptions.follow(self.client)]
                         if tool["transport"] != "stdio":
                             watchers.append(self._probe_forever())
                         await _first_of(*watchers)
@@ -217,6 +229,7 @@ class ToolSession:
         self.started_at = time.time()
         self.client = client
         self.info = await self._describe_server(client)
+        await self._log_levels.connected(client)
 
     async def _listen_for_changes(self) -> None:
         """2026-era servers announce list changes on a `subscriptions/listen` stream (handshake-era ones
@@ -281,6 +294,10 @@ class ToolSession:
                       "notifications/prompts/list_changed") and self.client is not None:
             # Not awaited here: the handler runs on the session's receive path, which the lists need.
             asyncio.get_running_loop().create_task(self._refresh_lists(method))
+        elif method == "notifications/resources/updated" and self.on_resource_updated is not None:
+            uri = str(getattr(getattr(message, "params", None), "uri", "") or "")
+            if uri and uri in self.subscriptions.uris:
+                await self.on_resource_updated(uri)
         elif isinstance(message, Exception):
             # A server writing garbage to stdout makes one parse error per line: log a few, one line each.
             self._transport_errors += 1
@@ -307,8 +324,11 @@ class ToolSession:
         data = getattr(params, "data", params)
         self.log_line(_LOG_LEVELS.get(level, "INFO"), "server", str(data))
         if len(self._log_listeners) == 1:
-            listener = next(iter(self._log_listeners.values()))
-            await listener({"level": level, "logger": getattr(params, "logger", None), "data": data})
+            token, listener = next(iter(self._log_listeners.items()))
+            # The backend may have been made more verbose for another caller's request: this one hears
+            # only what it asked for.
+            if log_levels.at_least(level, self._wanted_levels.get(token)):
+                await listener({"level": level, "logger": getattr(params, "logger", None), "data": data})
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -317,6 +337,9 @@ class ToolSession:
                       on_log: Callable[[dict], Awaitable[None]] | None = None, call: CallInFlight | None = None) -> dict:
         """One MCP request; `call` when the server may ask the client something on the way (its questions
         go to that job)."""
+        if kind in SUBSCRIPTION_KINDS:  # kept across reconnects: recorded even while the server restarts
+            async with asyncio.timeout(timeout_s):
+                return await self.subscriptions.change(kind, args["uri"], str(args["subscriber"]))
         client = self.client
         if client is None:
             raise ToolNotRunning(f"tool {self.tool['name']} is {self.status}")
@@ -325,8 +348,10 @@ class ToolSession:
         if call is not None:
             self.calls_in_flight[token] = call
             current_call.set(call)  # this task's own context: reset with the task
+        self._wanted_levels[token] = log_levels.valid(args.get("log_level"))
         try:
-            return await self._request(client, kind, args, timeout_s, on_progress)
+            meta = await self._log_levels.before_request(client, self._wanted_levels[token])
+            return await self._request(client, kind, args, timeout_s, on_progress, meta)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:  # the transport is gone: supervise (restart) now
                 self._lost.set()
@@ -334,12 +359,19 @@ class ToolSession:
         finally:
             del self._log_listeners[token]
             self.calls_in_flight.pop(token, None)
+            del self._wanted_levels[token]
+            self._log_levels.after_request(client)
 
-    async def _request(self, client: Client, kind: str, args: dict, timeout_s: float, on_progress) -> dict:
+    def wanted_log_levels(self) -> list[str]:
+        return [level for level in self._wanted_levels.values() if level is not None]
+
+    async def _request(self, client: Client, kind: str, args: dict, timeout_s: float, on_progress,
+                       meta: dict | None = None) -> dict:
         async with asyncio.timeout(timeout_s):
             if kind == "call":
                 result = await client.call_tool(args["tool"], args.get("arguments") or {},
-                                                read_timeout_seconds=timeout_s, progress_callback=on_progress)
+                                                read_timeout_seconds=timeout_s, progress_callback=on_progress,
+                                                meta=meta)
             elif kind == "list_tools":
                 result = await client.list_tools()
             elif kind == "list_resources":
@@ -347,11 +379,13 @@ class ToolSession:
             elif kind == "list_resource_templates":
                 result = await client.list_resource_templates()
             elif kind == "read_resource":
-                result = await client.read_resource(args["uri"])
+                result = await client.read_resource(args["uri"], meta=meta)
             elif kind == "list_prompts":
                 result = await client.list_prompts()
             elif kind == "get_prompt":
-                result = await client.get_prompt(args["name"], args.get("arguments") or {})
+                result = await client.get_prompt(args["name"], args.get("arguments") or {}, meta=meta)
+            elif kind == "complete":
+                result = await client.complete(*completion_request(args))
             else:
                 raise ValueError(f"unknown request kind {kind}")
         return result.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -404,3 +438,20 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MCPError):
         return f"MCP error {exc.code}: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def completion_request(args: dict) -> tuple:
+    """`Client.complete`'s arguments from a complete job's args (ref, argument, context as on the wire).
+    A malformed one is the caller's error (INVALID_PARAMS), found before anything is sent."""
+    ref = args.get("ref") if isinstance(args.get("ref"), dict) else {}
+    argument = args.get("argument") if isinstance(args.get("argument"), dict) else {}
+    context = args.get("context") if isinstance(args.get("context"), dict) else {}
+    try:
+        model = mcp_types.PromptReference if ref.get("type") == "ref/prompt" else mcp_types.ResourceTemplateReference
+        reference = model.model_validate(ref)
+    except ValueError as exc:
+        raise MCPError(INVALID_PARAMS, f"invalid completion ref: {exc}") from None
+    if not isinstance(argument.get("name"), str) or not isinstance(argument.get("value", ""), str):
+        raise MCPError(INVALID_PARAMS, "argument must be {name, value} strings")
+    arguments = context.get("arguments") if isinstance(context.get("arguments"), dict) else None
+    return reference, {"name": argument["name"], "value": argument.get("value", "")}, arguments

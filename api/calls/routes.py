@@ -20,7 +20,7 @@ from api.waits import thread_lent_to
 from api.tools.routes import find_tool
 from api.tasks.schemas import ExecuteSchema
 from api.tasks.workflows import checked_tools, start_run
-from api.tools.schemas import CallArgs, CallSchema, GetPromptSchema, ReadResourceSchema
+from api.tools.schemas import CallArgs, CallSchema, CompleteSchema, GetPromptSchema, ReadResourceSchema
 from models import Session, Tool
 from jobs import ErrorType, Job, JobError, admission
 from jobs.events import is_input_request
@@ -142,6 +142,20 @@ class GetPrompt(MethodView):
         """Get one prompt with its arguments filled in"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "get_prompt",
                            {"name": body["name"], "arguments": body["arguments"]}, body.get("timeout"))
+
+
+@blp.route("/tools/<tool_ref>/complete")
+class Complete(MethodView):
+    @call_rate_limit
+    @require_role("operator")
+    @blp.arguments(CompleteSchema)
+    @blp.response(200)
+    def post(self, body, tool_ref):
+        """Complete an argument of a prompt or resource template (MCP completion/complete): the server's values"""
+        args = {"ref": body["ref"], "argument": body["argument"]}
+        if "context" in body:
+            args["context"] = body["context"]
+        return run_request(find_tool(tool_ref, CALL_FIELDS), "complete", args, body.get("timeout"))
 
 
 # -- the aggregated view: every running tool's MCP tools under one namespace ------------------------

@@ -20,11 +20,13 @@ import logging
 import os
 import secrets
 import socket
+import uuid
 from typing import Any
 
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, InboundLadderRejection, classify_inbound_request
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
 
 from api.mcp_proxy import control, eras, policy, virtual, wire
 from api.mcp_proxy.auth import Authenticator, Unauthorized
@@ -33,6 +35,7 @@ from api.mcp_proxy.catalog import Catalog
 from api.mcp_proxy.heartbeat import Heartbeat, refuse_while_stopped
 from api.mcp_proxy.metering import Meter, MeteredMethods
 from api.mcp_proxy.methods import Methods, Request, Services
+from api.mcp_proxy.notices import NoticeListener
 from api.mcp_proxy.sessions import SessionStore
 from api.mcp_proxy.sse import MESSAGES_PATH, SSE_PATH, SseTransport
 from config import Section, secret
@@ -53,6 +56,7 @@ class ProxyApp:
         self.services: Services | None = None
         self.methods: Methods | None = None
         self.auth: Authenticator | None = None
+        self.notices: NoticeListener | None = None
         self._background: list[asyncio.Task] = []
 
     # -- lifespan ---------------------------------------------------------------------------------
@@ -81,6 +85,8 @@ class ProxyApp:
         loop = asyncio.get_running_loop()
         for job in (catalog.run_refresher(), self.heartbeat.run(), self.bus.run()):
             self._background.append(loop.create_task(job))
+        self.notices = NoticeListener(redis, settings, catalog)
+        self._background.append(loop.create_task(self.notices.run()))
         log.info("event=proxy.started naming=%s", proxy.naming)
 
     async def shutdown(self) -> None:
@@ -267,7 +273,11 @@ class ProxyApp:
         session = await self.services.sessions.get(session_id) if session_id else None
         if session is None or session.principal != caller.principal:
             return await wire.send_bytes(send, 404, b"")
+        subscribed = await self.services.sessions.subscriptions(session_id)
         await self.services.sessions.delete(session_id)
+        if subscribed:
+            view = self.services.catalog.view(caller.tool_scope, session.endpoint or None)
+            await self.methods.forget_subscriptions(caller, view, session_id, subscribed)
         log.info("event=proxy.session_closed session=%s", session_id)
         await wire.send_bytes(send, 200, b"")
 
@@ -280,7 +290,9 @@ class ProxyApp:
         if session is None or session.principal != caller.principal:
             return await wire.send_bytes(send, 404 if session_id else 400, b"")
         kinds = {"tools", "resources", "prompts"}
-        await self._notification_stream(receive, send, kinds, first=None, endpoint=endpoint, caller=caller)
+        sessions = self.services.sessions
+        await self._notification_stream(receive, send, kinds, first=None, endpoint=endpoint, caller=caller,
+                                        resource_uris=lambda: sessions.subscriptions(session.id))
 
     async def listen(self, receive, send, message, params, caller, endpoint: str) -> None:
         """2026 `subscriptions/listen`: the list changes the client asked for, until it goes away."""
@@ -288,15 +300,46 @@ class ProxyApp:
         honoured = {name: True for name in ("toolsListChanged", "promptsListChanged", "resourcesListChanged")
                     if wanted.get(name)}
         kinds = {name[:-len("ListChanged")] for name in honoured}
-        first = wire.notification("notifications/subscriptions/acknowledged", {"notifications": honoured})
-        await self._notification_stream(receive, send, kinds, first=first, endpoint=endpoint, caller=caller,
-                                         subscription_id=message["id"])
+        subscriber = f"listen:{uuid.uuid4().hex}"
+        view = self.services.catalog.view(caller.tool_scope, endpoint or None)
+        uris = await self._subscribe_listened(caller, view, wanted.get("resourceSubscriptions"), subscriber)
+        if uris:
+            honoured["resourceSubscriptions"] = uris
+        first = wire.notification("notifications/subscriptions/acknowledged", {
+            "notifications": honoured, "_meta": {SUBSCRIPTION_ID_META_KEY: message["id"]}})
+        try:
+            await self._notification_stream(receive, send, kinds, first=first, endpoint=endpoint, caller=caller,
+                                             subscription_id=message["id"], resource_uris=_constant(set(uris)))
+        finally:
+            if uris:  # not awaited by anyone: the client is gone
+                asyncio.get_running_loop().create_task(
+                    self.methods.forget_subscriptions(caller, view, subscriber, uris))
+
+    async def _subscribe_listened(self, caller, view, requested, subscriber: str) -> list[str]:
+        """The resource URIs of a listen request this caller may subscribe to and the proxy can route,
+        each counted on its backend's worker before the stream is acknowledged (no update after the
+        acknowledgement is missed)."""
+        if not isinstance(requested, list) or not policy.may(caller, "resources/subscribe"):
+            return []
+        uris = [uri for uri in dict.fromkeys(requested) if isinstance(uri, str) and view.route_resource(uri)]
+        results = await asyncio.gather(*(self.methods.resource_subscription(
+            caller, view.route_resource(uri), subscriber, subscribe=True) for uri in uris), return_exceptions=True)
+        return [uri for uri, result in zip(uris, results) if not isinstance(result, BaseException)]
 
     async def _notification_stream(self, receive, send, kinds: set[str], first: dict | None, endpoint: str,
-                                   caller, subscription_id=None) -> None:
+                                   caller, subscription_id=None, resource_uris=None) -> None:
+        """`resource_uris()`: the URIs (as this client names them) whose updates this stream delivers."""
         queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=100)
         catalog = self.services.catalog
         last_view = {"v": catalog.view(caller.tool_scope, endpoint or None)}
+        stamp = {"_meta": {SUBSCRIPTION_ID_META_KEY: subscription_id}} if subscription_id is not None else {}
+
+        async def on_resource_updated(tool_id: int, uri: str) -> None:
+            view = catalog.view(caller.tool_scope, endpoint or None)
+            for client_uri in sorted(await resource_uris()):
+                route = view.route_resource(client_uri)
+                if route is not None and route[0].id == tool_id and route[1] == uri and not queue.full():
+                    queue.put_nowait(wire.notification("notifications/resources/updated", {"uri": client_uri, **stamp}))
 
         async def on_change(changed: set[str]) -> None:
             view = catalog.view(caller.tool_scope, endpoint or None)
@@ -309,6 +352,7 @@ class ProxyApp:
                         queue.put_nowait(wire.notification(f"notifications/{kind}/list_changed", params))
 
         unlisten = catalog.listen(on_change)
+        unlisten_resources = self.notices.on_resource_updated(on_resource_updated) if resource_uris else None
         await send({"type": "http.response.start", "status": 200, "headers": wire.SSE_HEADERS})
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
@@ -329,6 +373,8 @@ class ProxyApp:
             pass
         finally:
             unlisten()
+            if unlisten_resources is not None:
+                unlisten_resources()
             gone.cancel()
         try:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -376,6 +422,12 @@ def _endpoint(path: str) -> str | None:
         name = path[len("/mcp/tools/"):]
         return name if name and "/" not in name else None
     return None
+
+
+def _constant(value):
+    async def get():
+        return value
+    return get
 
 
 def _dict(value) -> dict:

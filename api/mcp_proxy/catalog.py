@@ -1,8 +1,9 @@
 """What the front door serves: the running tools, their MCP lists (cached in the tools table by their
 workers), and the names a client sees for them.
 
-One snapshot per proxy process, reloaded from the database in a thread every `refresh_s` (and at once
-when a request names something the snapshot does not know), so that a request reads memory only. A
+One snapshot per proxy process, reloaded from the database in a thread when a worker announces a tool
+change (notices.py), at once when a request names something the snapshot does not know, and every
+`refresh_s` as a safety net, so that a request reads memory only. A
 reload that changes a list bumps `version` and tells the listeners which lists changed: the GET and
 `subscriptions/listen` streams turn that into `notifications/*/list_changed`.
 
@@ -91,6 +92,8 @@ class Catalog:
         self._listeners: set[Listener] = set()
         self._lock = asyncio.Lock()
         self.virtual_servers: dict[str, virtual.VirtualServer] = {}
+        self._stale = False
+        self._reloading: asyncio.Task | None = None
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -121,6 +124,20 @@ class Catalog:
             return False
         await self.refresh()
         return True
+
+    def refresh_soon(self) -> None:
+        """Reload without waiting for it; notices that arrive during a reload make one more, not one each."""
+        self._stale = True
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_while_stale())
+
+    async def _reload_while_stale(self) -> None:
+        while self._stale:
+            self._stale = False
+            try:
+                await self.refresh()
+            except Exception as error:  # the database may be briefly away; the poll tries again
+                log.warning("event=proxy.catalog_refresh_failed error=%r", error)
 
     async def run_refresher(self) -> None:
         while True:

@@ -21,6 +21,7 @@ from api.mcp_proxy import policy
 from api.mcp_proxy.asking import InputRequired, Questions
 from api.mcp_proxy.auth import Caller
 from api.mcp_proxy.catalog import URI_PREFIX, Backend, Catalog, View
+from api.mcp_proxy.history import HistorySessions
 from api.mcp_proxy.sessions import LOG_LEVELS, HandshakeSession, SessionStore
 from api.mcp_proxy.wire import RpcError, invalid_params, method_not_found
 from jobs import CallBudget, ErrorType, Job, JobError, RateLimited
@@ -34,6 +35,8 @@ AGGREGATE_CAPABILITIES = {"tools": {"listChanged": True}, "resources": {"subscri
                           "prompts": {"listChanged": True}, "logging": {}, "completions": {}}
 # The worker answers by the job's deadline (a timeout is an answer too); we wait this much longer for it.
 REPLY_GRACE_S = 2.0
+# A subscribe answers once the backend's worker counted it (and subscribed on the server if first).
+SUBSCRIBE_WAIT_S = 10.0
 # A list may be this old: it is what a client reads right after a tool started (calls use the snapshot as
 # it is, and look again only for a name it lacks).
 LIST_MAX_AGE_S = 0.1
@@ -62,7 +65,12 @@ class Request:
         return meta.get("progressToken") if isinstance(meta, dict) else None
 
     def wants_any_log(self) -> bool:
-        return (self.session.log_level if self.session is not None else self.log_level) in LOG_LEVELS
+        return self.wanted_log_level() is not None
+
+    def wanted_log_level(self) -> str | None:
+        """The least severe server log level this client asked for (handshake session or 2026 `_meta`)."""
+        level = self.session.log_level if self.session is not None else self.log_level
+        return level if level in LOG_LEVELS else None
 
     def wants_log(self, level: str) -> bool:
         if self.session is not None:
@@ -79,6 +87,7 @@ class Services:
     catalog: Catalog
     sessions: SessionStore
     budgets: dict = field(default_factory=dict)
+    history: HistorySessions = field(default_factory=HistorySessions)
 
     def budget(self, caller: Caller) -> CallBudget:
         """The caller's call budget (settings.rate_limits.calls), the REST API's, checked at enqueue."""
@@ -174,10 +183,14 @@ class Methods:
         return {}
 
     async def subscribe(self, request: Request) -> dict:
+        """Handshake era: remembered in the session (any proxy process delivers the updates on its GET
+        stream) and counted on the worker holding the backend, which subscribes on the server."""
         uri = _string_param(request.params, "uri")
-        if request.view.route_resource(uri) is None:
+        route = request.view.route_resource(uri)
+        if route is None:
             raise invalid_params(f"no resource {uri}")
         if request.session is not None:
+            await self.resource_subscription(request.caller, route, request.session.id, subscribe=True)
             await self.services.sessions.subscribe(request.session.id, uri)
         return {}
 
@@ -185,7 +198,35 @@ class Methods:
         uri = _string_param(request.params, "uri")
         if request.session is not None:
             await self.services.sessions.unsubscribe(request.session.id, uri)
+            route = request.view.route_resource(uri)
+            if route is not None:
+                await self.resource_subscription(request.caller, route, request.session.id, subscribe=False)
         return {}
+
+    async def resource_subscription(self, caller: Caller, route: tuple[Backend, str], subscriber: str,
+                                    subscribe: bool) -> None:
+        """Count `subscriber` in (or out of) the backend's subscribers of the URI: one job on its worker."""
+        backend, original = route
+        kind = "subscribe_resource" if subscribe else "unsubscribe_resource"
+        job = Job(kind=kind, tool_id=backend.id, args={"uri": original, "subscriber": subscriber},
+                  user_id=caller.user_id, deadline=time.time() + SUBSCRIBE_WAIT_S, record=False)
+        try:
+            event = await self.services.jobs.run(job, SUBSCRIBE_WAIT_S + REPLY_GRACE_S)
+        except JobError as error:
+            event = error.event()
+        if event.get("status") != "succeeded":
+            error_type = ErrorType.of(event.get("error_type"))
+            raise RpcError(event.get("mcp_error_code") or error_type.jsonrpc_code,
+                           event.get("error") or error_type.value, {"error_type": error_type.value})
+
+    async def forget_subscriptions(self, caller: Caller, view: View, subscriber: str, uris) -> None:
+        """A subscriber went away (session deleted, listen stream closed): count it out of every URI."""
+        routes = [route for route in map(view.route_resource, uris) if route is not None]
+        results = await asyncio.gather(*(self.resource_subscription(caller, route, subscriber, subscribe=False)
+                                         for route in routes), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("event=proxy.unsubscribe_failed subscriber=%s error=%r", subscriber, result)
 
     # -- one job each -----------------------------------------------------------------------------
 
@@ -276,8 +317,12 @@ class Methods:
                                                max(resume.deadline - time.time(), 0) + REPLY_GRACE_S, every_event)
             return await self._drive(request, resume.job_id, steps, call, resume.deadline)
         wait_s = services.settings.mcp.jobs.wait_max_s
+        level = request.wanted_log_level()
+        if level is not None:  # the worker makes the backend verbose enough for this call (workers/log_levels.py)
+            args = {**args, "log_level": level}
+        session_id = await services.history.session_for(request.caller) if kind == "call" else None
         job = Job(kind=kind, tool_id=backend.id, args=args, user_id=request.caller.user_id,
-                  deadline=time.time() + wait_s)
+                  session_id=session_id, deadline=time.time() + wait_s)
         if request.session is not None:
             # Not awaited: the mapping is only read by a cancellation, which comes after the call went out.
             asyncio.get_running_loop().create_task(

@@ -167,6 +167,36 @@ class GetPromptSchema(StrictSchema):
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
 
 
+class CompletionRefSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(["ref/prompt", "ref/resource"]))
+    name = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "ref/prompt: the prompt"})
+    uri = fields.String(validate=validate.Length(min=1, max=2000),
+                        metadata={"description": "ref/resource: the resource template's URI template"})
+
+    @validates_schema
+    def named(self, data, **kwargs):
+        wanted = "name" if data.get("type") == "ref/prompt" else "uri"
+        if wanted not in data:
+            raise ValidationError(f"a {data.get('type')} reference needs `{wanted}`", wanted)
+
+
+class CompletionArgumentSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value = fields.String(load_default="", validate=validate.Length(max=10000))
+
+
+class CompletionContextSchema(StrictSchema):
+    arguments = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class CompleteSchema(StrictSchema):
+    """MCP `completion/complete`, as its params are on the wire."""
+    ref = fields.Nested(CompletionRefSchema, required=True)
+    argument = fields.Nested(CompletionArgumentSchema, required=True)
+    context = fields.Nested(CompletionContextSchema)
+    timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
+
+
 class LogArgs(PageArgs):
     source = fields.String(metadata={"description": "stderr, lifecycle, server, transport, api (who asked)"})
     level = fields.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))

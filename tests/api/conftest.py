@@ -129,17 +129,17 @@ def echo_tool(client, admin, worker):
     return tool
 
 
-# -- the MCP front door: real proxy processes (helpers in tests/api/proxies.py) ---------------------
+# -- the MCP front door: real proxy processes and API keys (helpers in tests/api/proxies.py) -----------
 
 @pytest.fixture
 def start_proxy(settings, database):
-    """start_proxy(): a proxy process on the test's settings, stopped after the test."""
+    """start_proxy(**env): a proxy process on the test's settings (env: MCPS_* overrides), stopped after."""
     from tests.api.proxies import ProxyProcess
 
     proxies = []
 
-    def start():
-        proxies.append(ProxyProcess(settings))
+    def start(**extra_env):
+        proxies.append(ProxyProcess(settings, extra_env))
         return proxies[-1]
 
     yield start
@@ -155,3 +155,43 @@ def api_key(client, headers_for):
         assert response.status_code == 201, response.json
         return response.json["key"]
     return make
+
+
+@pytest.fixture
+def make_api_key(settings, database):
+    """make_api_key(role, tool_scope=None): (user, raw API key) of a new user of that role."""
+    from api.auth.apikeys import create_api_key
+    from policy import access
+
+    app = create_app(settings)
+    made = iter(range(1000))
+
+    def make(role: str = "operator", tool_scope: list[str] | None = None):
+        with app.app_context():
+            user = create_user(f"mcp-{role}-{next(made)}", PASSWORD, role=role)
+            scope = access.resolve_tool_refs(tool_scope) if tool_scope is not None else None
+            return user, create_api_key(user, "cursor", tool_scope=scope)[1]
+    return make
+
+
+@pytest.fixture
+def serve_tool(start_worker, run_job):
+    """serve_tool(name, script=None, command=None, args=None): a stdio tool started by the test's real
+    worker (one worker, started with the first tool), once its row says RUNNING with its lists."""
+    import sys
+
+    from models import Tool
+    from tests.harness import SERVERS, wait_for
+
+    workers = []
+
+    def serve(name: str, script: str | None = None, command: str | None = None, args: list[str] | None = None):
+        if not workers:
+            workers.append(start_worker())
+        if script is not None:
+            command, args = sys.executable, [str(SERVERS / script)]
+        tool = Tool.create(name=name, transport="stdio", command=command or sys.executable, args=args or [])
+        event = run_job("start", tool.id)
+        assert event["status"] == "succeeded", event
+        return wait_for(lambda: (row := Tool.get_by_id(tool.id)).status == "RUNNING" and row.mcp_tools and row)
+    return serve

@@ -1,5 +1,5 @@
 """Helpers of the tests that drive real MCP front door processes (`python -m api.mcp_proxy`); their
-fixtures (`start_proxy`, `api_key`) are in tests/api/conftest.py."""
+fixtures (`start_proxy`, `api_key`, `make_api_key`, `serve_tool`) are in tests/api/conftest.py."""
 from __future__ import annotations
 
 import socket
@@ -15,14 +15,17 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.harness import ROOT, free_port, settings_environ
 
+MODERN, LEGACY = "2026-07-28", "2025-11-25"
+EVERYTHING = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
+
 
 class ProxyProcess:
-    def __init__(self, settings):
+    def __init__(self, settings, extra_env: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base}/mcp"
         self.process = subprocess.Popen([sys.executable, "-m", "api.mcp_proxy", "--port", str(self.port)],
-                                        cwd=ROOT, env=settings_environ(settings))
+                                        cwd=ROOT, env={**settings_environ(settings), **(extra_env or {})})
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -45,11 +48,11 @@ class ProxyProcess:
 
 
 @asynccontextmanager
-async def connect(url: str, key: str, mode: str = "auto"):
+async def connect(url: str, key: str, mode: str = "auto", **options):
     """An SDK client over streamable HTTP (`auto`: 2026-07-28, `legacy`: the handshake)."""
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=httpx2.Timeout(30, read=None))
     async with http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client:
             yield client
 
 

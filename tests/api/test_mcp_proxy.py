@@ -7,18 +7,14 @@ handshake and get a session kept in Redis.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 import time
-from contextlib import asynccontextmanager
 
 import anyio
 import httpx2
 import mcp_types
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from api import create_app
@@ -27,9 +23,9 @@ from api.mcp_proxy.methods import LIST_MAX_AGE_S
 from api.users.accounts import create_user
 from models import Task, Tool
 from policy import access as policy
-from tests.harness import ROOT, SERVERS, make_stdio_tool, settings_environ, wait_for
+from tests.api.proxies import LEGACY, MODERN, connect
+from tests.harness import ROOT, SERVERS, make_stdio_tool, wait_for
 
-MODERN, LEGACY = "2026-07-28", "2025-11-25"
 pytestmark = pytest.mark.anyio
 
 
@@ -39,53 +35,6 @@ def anyio_backend():
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ProxyProcess:
-    def __init__(self, settings):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self.process = subprocess.Popen([sys.executable, "-m", "api.mcp_proxy", "--port", str(self.port)],
-                                        cwd=ROOT, env=settings_environ(settings))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the proxy did not come up")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def start_proxy(settings, database):
-    proxies = []
-
-    def start() -> ProxyProcess:
-        proxy = ProxyProcess(settings)
-        proxies.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in proxies:
-        proxy.stop()
-
 
 @pytest.fixture
 def proxy(start_proxy):
@@ -141,14 +90,6 @@ def start_tool(start_worker, run_job):
         time.sleep(LIST_MAX_AGE_S + 0.05)
         return Tool.get_by_id(tool.id)
     return start
-
-
-@asynccontextmanager
-async def connect(url: str, key: str, mode: str = "auto", **options):
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=httpx2.Timeout(30, read=None))
-    async with http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client:
-            yield client
 
 
 def text_of(result) -> str:
