@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host or settings.mcp.proxy.host
     port = args.port or settings.mcp.proxy.port
     logging.getLogger("mcps.proxy").info("event=proxy.listening host=%s port=%s", host, port)
-    uvicorn.run(create_app(settings, listen=f"{host}:{port}"), host=host, port=port, log_level="warning", access_log=False,
+    uvicorn.run(create_app(settings, address=f"{host}:{port}"), host=host, port=port, log_level="warning", access_log=False,
                 lifespan="on", timeout_graceful_shutdown=5)
     return 0
 

@@ -49,9 +49,9 @@ KEEPALIVE_S = 15.0
 
 
 class ProxyApp:
-    def __init__(self, settings: Section, listen: str = ""):
+    def __init__(self, settings: Section, address: str = ""):
         self.settings = settings
-        self.listen = listen
+        self.address = address  # host:port this process serves, as its heartbeat reports it
         self.process_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.services: Services | None = None
         self.methods: Methods | None = None
@@ -76,7 +76,7 @@ class ProxyApp:
         self.methods: Methods = MeteredMethods(self.services, meter)
         self.auth = Authenticator(settings, redis)
         self.sse = SseTransport(self, self.process_id)
-        self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.listen,
+        self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.address,
                                    sse_streams=lambda: len(self.sse.streams))
         await self.heartbeat.beat()  # the live config (naming, virtual servers) before the first request
         self.bus = Bus(redis, {control.control_channel(settings): self.heartbeat.on_control,
@@ -434,5 +434,5 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def create_app(settings: Section, listen: str = "") -> ProxyApp:
-    return ProxyApp(settings, listen)
+def create_app(settings: Section, address: str = "") -> ProxyApp:
+    return ProxyApp(settings, address)
