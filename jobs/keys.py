@@ -55,6 +55,12 @@ def workers_key(settings: Section) -> str:
     return key(settings, "workers")
 
 
+def config_generation_key(settings: Section) -> str:
+    """The generation of the settings changed at run time (models.runtime_settings): every process
+    reloads them when it moves."""
+    return key(settings, "config", "generation")
+
+
 def call_budget_key(settings: Section, who: str, window: int) -> str:
     return key(settings, "ratelimit", "calls", who, window)
 
