@@ -14,6 +14,7 @@ from models.users import ROLES, ApiKey, User
 ALL_MODELS = [User, ApiKey, Tool, Task, LogEntry, Session, Message, MetricSample, VirtualServer, ProxySetting,
               AlertRule, Alert, WebhookTarget, NotificationDelivery, RuntimeSetting]
 
-__all__ = ["ALL_MODELS", "Alert", "AlertRule", "ApiKey", "BaseModel", "FINAL_STATUSES", "LogEntry", "Message", "MetricSample", "NotificationDelivery", "ProxySetting",
-           "ROLES", "RuntimeSetting", "Session", "Task", "Tool", "User", "VirtualServer", "WebhookTarget", "bind_database", "bind_encryption_key", "db",
-           "new_id", "open_database", "utcnow"]
+__all__ = ["ALL_MODELS", "Alert", "AlertRule", "ApiKey", "BaseModel", "FINAL_STATUSES", "LogEntry", "Message",
+           "MetricSample", "NotificationDelivery", "ProxySetting", "ROLES", "RuntimeSetting", "Session", "Task", "Tool",
+           "User", "VirtualServer", "WebhookTarget", "bind_database", "bind_encryption_key", "db", "new_id",
+           "open_database", "utcnow"]
