@@ -17,7 +17,7 @@ from api.auth.tokens import init_jwt
 from api.bodies import init_bodies
 from api.cli import register_cli
 from api.errors import register_error_handlers
-from api.extensions import REDIS_KEY, SETTINGS_KEY
+from api.extensions import LIVE_SETTINGS_KEY, REDIS_KEY, SETTINGS_KEY
 from api.ids import init_ids
 from api.openapi import init_openapi
 from api.ratelimit import init_rate_limits
@@ -26,7 +26,9 @@ from playhouse.pool import PooledDatabase
 
 from models import bind_database, bind_encryption_key, db
 from models.migrate import upgrade
+from models.runtime_settings import LiveSettings, apply_log_level
 from jobs.connection import redis_client
+from jobs.keys import config_generation_key
 
 VERSION = "0.1.0"
 API_PREFIX = "/api/v1"
@@ -38,6 +40,10 @@ BLUEPRINTS = [
     "api.system.schedules:blp",
     "api.system.backups:blp",
     "api.system.runtime:blp",
+    "api.system.config:blp",
+    "api.monitoring.alerts:blp",
+    "api.monitoring.rules:blp",
+    "api.monitoring.webhooks:blp",
     "api.tools.routes:blp",
     "api.tasks.routes:blp",
     "api.calls.routes:blp",
@@ -57,6 +63,8 @@ def create_app(settings: Section | None = None) -> Flask:
     init_ids(app)
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[REDIS_KEY] = redis_client(settings)
+    app.extensions[LIVE_SETTINGS_KEY] = LiveSettings(
+        settings, lambda: app.extensions[REDIS_KEY].get(config_generation_key(settings)), on_change=apply_log_level)
     app.extensions[HASHER_KEY] = make_hasher(settings)
     app.extensions[STARTED_AT_KEY] = time.time()
 

@@ -11,12 +11,14 @@ from flask import current_app
 from config import Section
 
 SETTINGS_KEY = "mcps.settings"
+LIVE_SETTINGS_KEY = "mcps.live_settings"
 REDIS_KEY = "mcps.redis"
 
 
 def get_settings() -> Section:
-    """The settings of the current app."""
-    return current_app.extensions[SETTINGS_KEY]
+    """The settings of the current app, with the run-time changes (models.runtime_settings) applied."""
+    live = current_app.extensions.get(LIVE_SETTINGS_KEY)
+    return live.current() if live is not None else current_app.extensions[SETTINGS_KEY]
 
 
 def get_redis() -> redis.Redis:

@@ -23,7 +23,8 @@ LIFECYCLE_KINDS = ("start", "stop", "restart")
 WORKFLOW_KIND = "workflow_run"
 # Maintenance (scheduled or run by an admin): taken by any worker from the lifecycle queue, recorded as
 # tasks like every job. Their handlers are workers.maintenance.HANDLERS.
-MAINTENANCE_KINDS = ("backup", "restore", "retention", "metric_sample", "health_probe", "probe_tool")
+MAINTENANCE_KINDS = ("backup", "restore", "retention", "metric_sample", "health_probe", "probe_tool",
+                     "alert_evaluate", "notify_alert", "deliver_notification", "rolling_restart", "worker_restart")
 CANCEL_KIND = "cancel"  # a control message to a worker: cancel the job args["job_id"] if it runs there
 
 

@@ -71,6 +71,12 @@ def resource_subscribers_key(settings: Section, tool_id: int) -> str:
     return key(settings, "tool", tool_id, "resource_subscribers")
 
 
+def config_generation_key(settings: Section) -> str:
+    """The generation of the settings changed at run time (models.runtime_settings): every process
+    reloads them when it moves."""
+    return key(settings, "config", "generation")
+
+
 def call_budget_key(settings: Section, who: str, window: int) -> str:
     return key(settings, "ratelimit", "calls", who, window)
 

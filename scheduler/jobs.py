@@ -107,4 +107,6 @@ def periodic_jobs(settings: Section) -> list[PeriodicJob]:
                     settings.features.monitoring),
         maintenance("health_probe", "health_probe", f"every {settings.monitoring.probe_interval_s}s",
                     settings.features.monitoring),
+        maintenance("alert_evaluation", "alert_evaluate", f"every {settings.monitoring.alert_interval_s}s",
+                    settings.features.monitoring),
     ]

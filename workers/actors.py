@@ -214,7 +214,8 @@ class JobRunner:
         stages = validate_definition(job.args["definition"], set(tool_ids))
         return run_workflow(job, stages, runtime.jobs, tool_ids,
                             emit=lambda event: runtime.publish_now(job.id, event),
-                            cancelled=lambda: runtime.is_cancelled(job.id, check_redis=True))
+                            cancelled=lambda: runtime.is_cancelled(job.id, check_redis=True),
+                            max_parallel=runtime.settings.mcp.agent.max_workers)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

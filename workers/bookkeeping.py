@@ -27,7 +27,8 @@ UNAVAILABLE_RETRIES = 10  # 0.2 s doubling to 10 s: about a minute in all
 
 
 class Bookkeeper:
-    def __init__(self):
+    def __init__(self, auto_session: Callable[[], bool] = lambda: True):
+        self.auto_session = auto_session  # features.auto_session, read at each write (it may change at run time)
         # SimpleQueue: its put is a C call that never blocks (queue.Queue's lock and condition cost the
         # MCP loop, which records every call, a visible share of its CPU)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -85,7 +86,7 @@ class Bookkeeper:
             try:
                 with db.atomic():
                     if records:
-                        write_records(records)
+                        write_records(records, self.auto_session())
                     for write in writes:
                         write()
                 return
@@ -105,7 +106,7 @@ class Bookkeeper:
         except Exception:
             # One bad write must not lose the others: retry them one by one.
             log.exception("event=bookkeeping.batch_failed records=%d writes=%d", len(records), len(writes))
-            for apply in [lambda r=r: write_records([r]) for r in records] + writes:
+            for apply in [lambda r=r: write_records([r], self.auto_session()) for r in records] + writes:
                 try:
                     with db.atomic():
                         apply()

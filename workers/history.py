@@ -32,12 +32,14 @@ class JobRecord:
 _auto_sessions: dict[int, int] = {}  # user id -> their automatic session (per worker process)
 
 
-def write_records(records: list[JobRecord]) -> None:
-    """Upsert the task row of each record and add a message to a session for each call."""
+def write_records(records: list[JobRecord], auto_session: bool = True) -> None:
+    """Upsert the task row of each record and add a message to a session for each call (a call made
+    without a session goes to its user's automatic session, or stays out of the history when
+    features.auto_session is off)."""
     task_rows = [_task_row(record) for record in records]
     for start in range(0, len(task_rows), ROWS_PER_STATEMENT):
         insert_rows(Task, task_rows[start:start + ROWS_PER_STATEMENT], Task.id, TASK_RESULT_FIELDS)
-    messages = [_message_row(record, row) for record, row in zip(records, task_rows)
+    messages = [_message_row(record, row, auto_session) for record, row in zip(records, task_rows)
                 if record.job["kind"] == "call"]
     messages = [message for message in messages if message["session"] is not None]
     for start in range(0, len(messages), ROWS_PER_STATEMENT):
@@ -71,12 +73,13 @@ def _task_row(record: JobRecord) -> dict:
     }
 
 
-def _message_row(record: JobRecord, task_row: dict) -> dict:
+def _message_row(record: JobRecord, task_row: dict, auto_session: bool) -> dict:
     job, event = record.job, record.event
     result = event.get("result") if isinstance(event.get("result"), dict) else {}
     succeeded = event["status"] == "succeeded"
+    session = job.get("session_id") or (_auto_session(job.get("user_id")) if auto_session else None)
     return {
-        "session": job.get("session_id") or _auto_session(job.get("user_id")), "user_id": job.get("user_id"),
+        "session": session, "user_id": job.get("user_id"),
         "tool_id": job.get("tool_id"), "tool_name": job["args"].get("tool", ""),
         "arguments": job["args"].get("arguments"), "status": event["status"],
         "result_summary": _summary(result.get("content")) if succeeded else event.get("error"),

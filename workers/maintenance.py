@@ -12,8 +12,11 @@ from jobs.job import Job
 from models.backups import BackupError, BackupRefused, NoSuchBackup
 from models.dumps import create_backup, restore_backup
 from models.retention import run_retention
+from workers.alerts import evaluate_alerts
 from workers.health import probe_round, probe_tool
 from workers.metrics import sample_metrics
+from workers.notify import deliver_notification, notify_alert
+from workers.restart import rolling_restart, worker_restart
 from workers.runtime import WorkerRuntime
 
 
@@ -40,6 +43,11 @@ HANDLERS: dict[str, Callable[[Job, WorkerRuntime], dict]] = {
     "metric_sample": metric_sample,
     "health_probe": probe_round,
     "probe_tool": probe_tool,
+    "alert_evaluate": evaluate_alerts,
+    "notify_alert": notify_alert,
+    "deliver_notification": deliver_notification,
+    "rolling_restart": rolling_restart,
+    "worker_restart": worker_restart,
 }
 
 

@@ -22,9 +22,10 @@ from config import Section
 from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
-from jobs.keys import cancel_key, lease_key, live_key, resource_subscribers_key
+from jobs.keys import cancel_key, config_generation_key, lease_key, live_key, resource_subscribers_key
 from jobs.leases import ToolOwnerLease
 from models import LogEntry, Tool, utcnow
+from models.runtime_settings import LiveSettings, apply_log_level
 from workers import reaper
 from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
@@ -35,6 +36,7 @@ from workers.tool_session import ToolSession
 log = logging.getLogger("mcps.worker")
 REMEMBERED_CANCELS = 10000
 SETTLE_GRACE_S = 5.0
+DRAIN_CALLS_S = 15.0  # within the supervisor's --worker-shutdown-timeout (20 s)
 
 
 def tool_config(tool: Tool) -> dict:
@@ -46,17 +48,19 @@ def tool_config(tool: Tool) -> dict:
 
 class WorkerRuntime:
     def __init__(self, settings: Section):
-        self.settings = settings
+        self.settings = settings  # replaced by the live settings when a runtime change is announced
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.queue = registry.worker_queue(self.id)
         self.redis = redis_client(settings)
+        self.live_settings = LiveSettings(settings, lambda: self.redis.get(config_generation_key(settings)),
+                                          on_change=apply_log_level)
         self.leases = ToolOwnerLease(self.redis, settings)
         # For the jobs this worker sends on (forwards, workflow steps, handed-back jobs): a client of the queue.
         self.jobs = JobClient.from_settings(settings, self.redis)
         self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
-        self.bookkeeper = Bookkeeper()
+        self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session)
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -86,6 +90,7 @@ class WorkerRuntime:
         takes them over), hand back what is still queued for us, and leave the registry."""
         self._stopping.set()
         self._heartbeat_thread.join(5)
+        self._drain_calls(DRAIN_CALLS_S)
         tools = list(self.sessions)
         moved = 0
         for tool_id in tools:
@@ -103,6 +108,15 @@ class WorkerRuntime:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.bookkeeper.stop()
         log.info("event=worker.stopped worker=%s tools=%d handed_back=%d", self.id, len(tools), moved)
+
+    def _drain_calls(self, timeout_s: float) -> None:
+        """Let the calls in flight on the MCP loop answer before their servers stop (a graceful restart
+        loses no call); Dramatiq has stopped handing us new ones."""
+        deadline = time.monotonic() + timeout_s
+        while self.running_jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.running_jobs:
+            log.warning("event=worker.calls_cut worker=%s calls=%d", self.id, len(self.running_jobs))
 
     def on_loop(self, coro, timeout: float | None = None):
         """Run `coro` on the MCP loop from a worker thread and wait for its result."""
@@ -257,10 +271,12 @@ class WorkerRuntime:
                 log.exception("event=worker.heartbeat_failed worker=%s", self.id)
 
     def _beat(self) -> None:
+        self.settings = self.live_settings.current()
         owned = list(self.sessions)
         pipe = self.redis.pipeline(transaction=False)
         registry.beat(pipe, self.settings, {"id": self.id, "pid": os.getpid(), "host": socket.gethostname(),
-                                            "queue": self.queue, "started_at": self.started_at, "tools": owned})
+                                            "queue": self.queue, "started_at": self.started_at, "tools": owned,
+                                            "config_generation": self.live_settings.generation})
         for tool_id in owned:
             stats = self._live_stats(tool_id)
             pipe.set(live_key(self.settings, tool_id), json.dumps(stats), px=self.settings.mcp.worker.lease_ttl_ms)

@@ -52,39 +52,51 @@ def _as_text(value: Any) -> str:
 
 
 def run_workflow(run: Job, stages: list[list[dict]], jobs: JobClient, tool_ids: dict[str, int],
-                 emit: Callable[[dict], None], cancelled: Callable[[], bool]) -> dict:
-    """Run the stages; each step is a call job (parent_id = the run). Returns the run's result."""
+                 emit: Callable[[dict], None], cancelled: Callable[[], bool], max_parallel: int = 8) -> dict:
+    """Run the stages; each step is a call job (parent_id = the run). Returns the run's result.
+    At most `max_parallel` steps of a parallel group run at once (mcp.agent.max_workers)."""
     results: dict[str, dict] = {}
     steps_report: list[dict] = []
     for stage in stages:
-        if cancelled():
-            raise JobError("the workflow was stopped", "cancelled")
-        submitted = []
-        for step in stage:
-            arguments = resolve(step["arguments"], results)
-            job = Job(kind="call", tool_id=tool_ids[step["tool"]], user_id=run.user_id, session_id=run.session_id,
-                      parent_id=run.id, deadline=run.deadline,
-                      args={"tool": step["call"], "arguments": arguments,
-                            **({"timeout": step["timeout"]} if step["timeout"] else {})})
-            jobs.submit(job)
-            emit({"type": "progress", "step": step["id"], "state": "started", "task_id": job.id})
-            submitted.append((step, job))
         failed = None
-        for step, job in submitted:
-            event = _wait_step(job, run, jobs, cancelled, [j for _, j in submitted])
-            ok = event.get("status") == "succeeded" and not (event.get("result") or {}).get("isError")
-            results[step["id"]] = event.get("result") or {}
-            report = {"id": step["id"], "tool": step["tool"], "call": step["call"], "task_id": job.id,
-                      "status": event.get("status"), "is_error": bool((event.get("result") or {}).get("isError")),
-                      "error": event.get("error"), "result": event.get("result")}
-            steps_report.append(report)
-            emit({"type": "progress", "step": step["id"], "state": "finished", "task_id": job.id,
-                  "status": report["status"], "is_error": report["is_error"]})
-            if not ok and not step["continue_on_error"] and failed is None:
-                failed = report
+        for start in range(0, len(stage), max_parallel):
+            batch_failed = _run_steps(stage[start:start + max_parallel], run, jobs, tool_ids, emit, cancelled,
+                                      results, steps_report)
+            failed = failed or batch_failed
         if failed is not None:
             raise StepFailed(failed, steps_report)
     return {"steps": steps_report}
+
+
+def _run_steps(steps: list[dict], run: Job, jobs: JobClient, tool_ids: dict[str, int], emit: Callable[[dict], None],
+               cancelled: Callable[[], bool], results: dict[str, dict], steps_report: list[dict]) -> dict | None:
+    """Send these steps at once and wait for them all; returns the report of the first that failed."""
+    if cancelled():
+        raise JobError("the workflow was stopped", "cancelled")
+    submitted = []
+    for step in steps:
+        arguments = resolve(step["arguments"], results)
+        job = Job(kind="call", tool_id=tool_ids[step["tool"]], user_id=run.user_id, session_id=run.session_id,
+                  parent_id=run.id, deadline=run.deadline,
+                  args={"tool": step["call"], "arguments": arguments,
+                        **({"timeout": step["timeout"]} if step["timeout"] else {})})
+        jobs.submit(job)
+        emit({"type": "progress", "step": step["id"], "state": "started", "task_id": job.id})
+        submitted.append((step, job))
+    failed = None
+    for step, job in submitted:
+        event = _wait_step(job, run, jobs, cancelled, [j for _, j in submitted])
+        ok = event.get("status") == "succeeded" and not (event.get("result") or {}).get("isError")
+        results[step["id"]] = event.get("result") or {}
+        report = {"id": step["id"], "tool": step["tool"], "call": step["call"], "task_id": job.id,
+                  "status": event.get("status"), "is_error": bool((event.get("result") or {}).get("isError")),
+                  "error": event.get("error"), "result": event.get("result")}
+        steps_report.append(report)
+        emit({"type": "progress", "step": step["id"], "state": "finished", "task_id": job.id,
+              "status": report["status"], "is_error": report["is_error"]})
+        if not ok and not step["continue_on_error"] and failed is None:
+            failed = report
+    return failed
 
 
 def _wait_step(job: Job, run: Job, jobs: JobClient, cancelled: Callable[[], bool], stage: list[Job]) -> dict:

@@ -28,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    protocols = load_settings().mcp.proxy.protocols  # which front doors this deployment serves
+    if ("stdio" if args.stdio else "http") not in protocols:
+        print(f"the {'stdio' if args.stdio else 'http'} front door is switched off (mcp.proxy.protocols: "
+              f"{', '.join(protocols) or 'none'})", file=sys.stderr)
+        return 2
     if args.stdio:
         from api.mcp_proxy.stdio_bridge import run_bridge
 

@@ -1,6 +1,7 @@
 """/api/v1/system: health (public, honest) and info (authenticated)."""
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import time
@@ -17,7 +18,8 @@ from api.bodies import Blueprint
 from api.auth import require_role
 from api.extensions import get_redis, get_settings
 from api.schemas import UTCDateTime
-from models import db
+from models import Tool, db
+from jobs.keys import health_key
 from jobs.registry import live_workers
 
 blp = Blueprint("system", __name__, url_prefix="/system", description="Health and information")
@@ -35,10 +37,17 @@ class WorkersCheckSchema(CheckSchema):
     ids = fields.List(fields.String())
 
 
+class ToolsCheckSchema(CheckSchema):
+    running = fields.Integer()
+    unhealthy = fields.List(fields.Integer(), metadata={
+        "description": "Ids of running tools whose health probes failed monitoring.probe_failures times in a row"})
+
+
 class HealthChecksSchema(Schema):
     database = fields.Nested(CheckSchema)
     redis = fields.Nested(CheckSchema)
     workers = fields.Nested(WorkersCheckSchema)
+    tools = fields.Nested(ToolsCheckSchema)
 
 
 class HealthSchema(Schema):
@@ -85,6 +94,16 @@ def check_redis() -> dict:
         return {"ok": False, "detail": "redis unreachable"}
 
 
+def check_tools() -> dict:
+    """The health probes' verdict (workers/health.py) on every running tool."""
+    running = [tool.id for tool in Tool.select(Tool.id).where(Tool.status == "RUNNING")]
+    states = get_redis().mget([health_key(get_settings(), tool_id) for tool_id in running]) if running else []
+    unhealthy = [tool_id for tool_id, state in zip(running, states)
+                 if state and not json.loads(state).get("healthy", True)]
+    return {"ok": not unhealthy, "running": len(running), "unhealthy": unhealthy,
+            "detail": f"{len(unhealthy)} running tool(s) failing their health probes" if unhealthy else None}
+
+
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
@@ -101,7 +120,8 @@ class Health(MethodView):
         checks = {"database": database, "redis": redis_check, "workers": workers}
         if not (database["ok"] and redis_check["ok"]):
             return {"status": "down", "checks": checks}, 503
-        return {"status": "ok" if workers["ok"] else "degraded", "checks": checks}
+        checks["tools"] = _timed(check_tools)
+        return {"status": "ok" if workers["ok"] and checks["tools"]["ok"] else "degraded", "checks": checks}
 
 
 @blp.route("/info")

@@ -34,6 +34,10 @@ PRIVILEGED_READS = {
     ("GET", "/api/v1/system/backups"),  # admins: backups hold every secret of the platform
     ("GET", "/api/v1/system/backups/<name>"),
     ("GET", "/api/v1/system/processes"),  # operators: pids and owners
+    ("GET", "/api/v1/system/config"),  # admins: the platform's settings
+    ("GET", "/api/v1/monitoring/webhooks"),  # admins: alert targets
+    ("GET", "/api/v1/monitoring/webhooks/<id:webhook_id>"),
+    ("GET", "/api/v1/monitoring/alerts/<id:alert_id>/deliveries"),
     # The MCP front door's config and virtual servers: admins'
     ("GET", "/api/v1/proxy/config"),
     ("GET", "/api/v1/proxy/servers"),
@@ -54,6 +58,29 @@ PROXY_ENDPOINTS = {
     ("GET", "/api/v1/proxy/servers/<name>"): "admin",
     ("PUT", "/api/v1/proxy/servers/<name>"): "admin",
     ("DELETE", "/api/v1/proxy/servers/<name>"): "admin",
+}
+# Alerts, their rules and targets, run-time settings and restart: the role each needs.
+MONITORING_AND_SYSTEM_ENDPOINTS = {
+    ("GET", "/api/v1/monitoring/alerts"): "viewer",
+    ("POST", "/api/v1/monitoring/alerts"): "operator",
+    ("GET", "/api/v1/monitoring/alerts/<id:alert_id>"): "viewer",
+    ("POST", "/api/v1/monitoring/alerts/<id:alert_id>/acknowledge"): "operator",
+    ("POST", "/api/v1/monitoring/alerts/<id:alert_id>/resolve"): "operator",
+    ("GET", "/api/v1/monitoring/alerts/<id:alert_id>/deliveries"): "admin",
+    ("GET", "/api/v1/monitoring/alert-rules"): "viewer",
+    ("POST", "/api/v1/monitoring/alert-rules"): "admin",
+    ("GET", "/api/v1/monitoring/alert-rules/<id:rule_id>"): "viewer",
+    ("PATCH", "/api/v1/monitoring/alert-rules/<id:rule_id>"): "admin",
+    ("DELETE", "/api/v1/monitoring/alert-rules/<id:rule_id>"): "admin",
+    ("GET", "/api/v1/monitoring/webhooks"): "admin",
+    ("POST", "/api/v1/monitoring/webhooks"): "admin",
+    ("GET", "/api/v1/monitoring/webhooks/<id:webhook_id>"): "admin",
+    ("PATCH", "/api/v1/monitoring/webhooks/<id:webhook_id>"): "admin",
+    ("DELETE", "/api/v1/monitoring/webhooks/<id:webhook_id>"): "admin",
+    ("GET", "/api/v1/system/config"): "admin",
+    ("PUT", "/api/v1/system/config"): "admin",
+    ("PATCH", "/api/v1/system/config"): "admin",
+    ("POST", "/api/v1/system/restart"): "admin",
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Credentials and user management: an API key, even an admin's, must not mint or manage credentials.
@@ -181,6 +208,27 @@ def test_given_each_role_when_calling_the_proxy_management_endpoints_then_only_t
 
 
 ROLE_RANK_OF = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+def test_given_each_role_when_calling_the_alert_config_and_restart_endpoints_then_only_the_right_role_gets_through(
+        client, endpoints, make_user, login):
+    # Given a user of each role, and every alerting, run-time config and restart endpoint the app has
+    known = {(method, rule): url for method, rule, url in endpoints}
+    assert set(MONITORING_AND_SYSTEM_ENDPOINTS) <= set(known)
+    for role in ROLES:
+        make_user(f"{role}-m", role)
+    wrong = []
+    for (method, rule), needed in MONITORING_AND_SYSTEM_ENDPOINTS.items():
+        for role in ROLES:
+            # When the endpoint is called with an empty body
+            response = call(client, method, known[(method, rule)], bearer(login(f"{role}-m")["access_token"]))
+            # Then 403 in the one error shape below the role it needs; from it up, never 401/403 (and a 4xx
+            # that is not about access is in the one error shape too)
+            allowed = ROLE_RANK_OF[role] >= ROLE_RANK_OF[needed]
+            if allowed == (response.status_code in (401, 403)) or (
+                    response.status_code >= 400 and response.json.get("code") != response.status_code):
+                wrong.append((method, rule, role, response.status_code))
+    assert wrong == [], "(method, rule, role, status)"
 
 
 def test_given_roles_then_admin_includes_operator_includes_viewer(app):

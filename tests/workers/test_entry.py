@@ -1,49 +1,18 @@
 """`python -m workers` (the Procfile's worker): stops gracefully when its whole process group is signalled,
 and keeps serving when one of its worker processes is killed."""
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import psutil
-import pytest
 
 from api import create_app
 from models import LogEntry, Tool
-from tests.harness import ROOT, make_stdio_tool, settings_environ, wait_for
+from tests.harness import make_stdio_tool, wait_for
 from jobs import registry
 from jobs.connection import redis_client
 from jobs.leases import ToolOwnerLease
 
-
-@pytest.fixture
-def start_procfile_worker(settings):
-    """start_procfile_worker(processes): `python -m workers` as the Procfile runs it, killed after the test."""
-    started = []
-
-    def start(processes: int = 1) -> subprocess.Popen:
-        env = {**settings_environ(settings), "MCPS_MCP__WORKER__PROCESSES": str(processes)}
-        process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, start_new_session=True)
-        started.append(process)
-        client = redis_client(settings)
-        wait_for(lambda: len(registry.live_workers(client, settings)) == processes, timeout=30)
-        return process
-
-    yield start
-    for process in started:
-        descendants = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for child in descendants:  # nothing of it may outlive the test
-            with contextlib.suppress(psutil.Error):
-                child.kill()
 
 def test_given_the_procfile_worker_when_its_group_gets_sigterm_then_tools_stop_gracefully(
         settings, database, run_job_for, start_procfile_worker):
