@@ -119,6 +119,8 @@ VALID_BODIES = {
     "/api/v1/tools/<tool_ref>/call": {"tool": "echo"},
     "/api/v1/tools/<tool_ref>/resources/read": {"uri": "file:///x"},
     "/api/v1/tools/<tool_ref>/prompts/get": {"name": "p"},
+    "/api/v1/tools/<tool_ref>/complete": {"ref": {"type": "ref/prompt", "name": "p"},
+                                          "argument": {"name": "a", "value": ""}},
 }
 
 

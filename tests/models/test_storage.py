@@ -62,7 +62,7 @@ def test_given_the_proxy_tables_when_rolled_back_and_upgraded_then_virtual_serve
     from models import ProxySetting, VirtualServer
 
     roll_back_to_before(any_database, "004_proxy_config")
-    assert upgrade(any_database) == ["004_proxy_config"]
+    assert upgrade(any_database)[0] == "004_proxy_config"
 
     # When a virtual server and a setting are stored
     members = [{"tool_id": 7, "include": None, "hidden": ["rm"], "renames": {"echo": "say"},
