@@ -1,0 +1,100 @@
+"""Fault a: a worker process killed with SIGKILL (the OOM killer's way), mid-call and mid-start.
+
+The caller hears worker_lost (503) within a few lease lifetimes, the call ran at most once, and the other
+worker takes the tool over; a start in flight is not lost: the start job ends succeeded, run by the survivor.
+"""
+import os
+import signal
+import threading
+import time
+
+from models import Tool
+from tests.faults.conftest import worker_pid
+from tests.harness import make_stdio_tool, wait_for
+from jobs import Job, JobClient
+from jobs.connection import redis_client
+from jobs.leases import ToolOwnerLease
+
+
+def count(calls_file, name: str) -> int:
+    return calls_file.read_text().splitlines().count(name) if calls_file.exists() else 0
+
+
+def test_given_a_slow_call_in_flight_when_its_worker_is_killed_then_503_worker_lost_and_the_tool_moves_on(
+        fault_settings, database, start_workers, operator, tmp_path):
+    # Given two workers and a tool counting its executions, started through the API
+    client, headers = operator
+    first, second = start_workers(fault_settings, 2)
+    calls_file = tmp_path / "calls.txt"
+    tool = make_stdio_tool("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls_file)})
+    response = client.post(f"/api/v1/tools/{tool.id}/start?wait=true", headers=headers)
+    assert response.status_code == 200, response.json
+    leases = ToolOwnerLease(redis_client(fault_settings), fault_settings)
+    victim_id = leases.owner(tool.id)
+    victim = next(w for w in (first, second) if w.wait_ready() == victim_id)
+    _, victim_pid = worker_pid(victim, fault_settings)
+
+    # When a slow call (20 s) is in flight through the API and its worker is killed
+    answer = {}
+
+    def call() -> None:
+        started = time.monotonic()
+        answer["response"] = client.post(f"/api/v1/tools/{tool.id}/call", headers=headers, json={
+            "tool": "slow", "arguments": {"steps": 200, "delay": 0.1}, "timeout": 30})
+        answer["seconds"] = time.monotonic() - started
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_for(lambda: count(calls_file, "slow") == 1, timeout=10)
+    os.kill(victim_pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    caller.join(15)
+
+    # Then the caller gets 503 worker_lost quickly (the lease's lifetime and a read's block, not the 30 s)
+    assert not caller.is_alive()
+    response = answer["response"]
+    assert response.status_code == 503, response.json
+    assert response.json["errors"]["error_type"] == "worker_lost"
+    assert time.monotonic() - killed_at < 5
+    # and the survivor takes the tool over, and a new call succeeds
+    wait_for(lambda: leases.owner(tool.id) not in (None, victim_id)
+             and Tool.get_by_id(tool.id).status == "RUNNING", timeout=10)
+    again = client.post(f"/api/v1/tools/{tool.id}/call", headers=headers,
+                        json={"tool": "echo", "arguments": {"text": "after"}})
+    assert again.status_code == 200, again.json
+    assert again.json["content"][0]["text"] == "after"
+    # and the slow call ran once (it was never re-run), the new one once
+    time.sleep(0.5)
+    assert count(calls_file, "slow") == 1
+    assert count(calls_file, "echo") == 1
+
+
+def test_given_a_start_in_flight_when_its_worker_is_killed_then_the_start_is_not_lost(
+        fault_settings, database, start_workers):
+    # Given two workers and a server that takes 3 s before it answers `initialize`
+    first, second = start_workers(fault_settings, 2)
+    redis = redis_client(fault_settings)
+    jobs = JobClient.from_settings(fault_settings, redis)
+    leases = ToolOwnerLease(redis, fault_settings)
+    tool = make_stdio_tool("sleepy", "slow_start_server.py")
+    tool.args = [*tool.args, "3"]
+    tool.save()
+
+    # When its start job is taken by one worker and that worker is killed while the server starts
+    start = Job(kind="start", tool_id=tool.id)
+    jobs.submit(start)
+    victim_id = wait_for(lambda: leases.owner(tool.id), timeout=10)
+    wait_for(lambda: Tool.get_by_id(tool.id).pid, timeout=10)  # its server process exists
+    victim = next(w for w in (first, second) if w.wait_ready() == victim_id)
+    survivor_id = next(w for w in (first, second) if w is not victim).wait_ready()
+    _, victim_pid = worker_pid(victim, fault_settings)
+    os.kill(victim_pid, signal.SIGKILL)
+
+    # Then the start job still ends succeeded, run by the survivor, and the tool runs there
+    outcome = jobs.wait(start.id, 20)
+    assert outcome["status"] == "succeeded", outcome
+    assert outcome["worker"] == survivor_id
+    row = wait_for(lambda: (r := Tool.get_by_id(tool.id)).status == "RUNNING" and r, timeout=10)
+    assert leases.owner(tool.id) == survivor_id and row.owner_worker == survivor_id
+    # and one server process serves it: the one the dead worker started is gone
+    call = jobs.run(Job(kind="call", tool_id=tool.id, args={"tool": "pid", "arguments": {}}), 10)
+    assert call["status"] == "succeeded" and int(call["result"]["content"][0]["text"]) == row.pid
