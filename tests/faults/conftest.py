@@ -109,16 +109,21 @@ def worker_pid(worker: WorkerProcess, settings) -> tuple[str, int]:
     return worker_id, next(p.pid for p in psutil.Process(worker.process.pid).children())
 
 
-@pytest.fixture
-def operator(fault_settings):
-    """(test client, headers) of an operator at the REST API on the fault settings."""
-    app = create_app(fault_settings)
+def rest_operator(settings):
+    """(test client, headers) of a new operator at the REST API on `settings`."""
+    app = create_app(settings)
     with app.app_context():
         create_user("operator", PASSWORD, role="operator")
     client = app.test_client()
     response = client.post("/api/v1/auth/login", json={"username": "operator", "password": PASSWORD})
     assert response.status_code == 200, response.json
     return client, {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+@pytest.fixture
+def operator(fault_settings, database):
+    """(test client, headers) of an operator at the REST API on the fault settings."""
+    return rest_operator(fault_settings)
 
 
 class RedisServer:
