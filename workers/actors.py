@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+import redis
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 
@@ -70,7 +71,10 @@ class JobRunner:
             log.exception("event=job.crashed job=%s kind=%s", job.id, job.kind)
             event = events.failed(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
         self._finish(job, event, started)
-        self.runtime.publish_now(job.id, event)
+        try:
+            self.runtime.publish_now(job.id, event)
+        except redis.RedisError as error:
+            reply_lost(job, error)
         self._record(job_data, event, started)
 
     def dispatch_on_loop(self, message) -> bool:
@@ -168,7 +172,10 @@ class JobRunner:
         self._finish(job, event, started)
         # Where the time went: handing the job to the MCP loop, and the MCP request itself.
         event["timings"].update(handoff_ms=round((on_loop - started) * 1000, 3), mcp_ms=mcp_ms)
-        await runtime.publish(job.id, event)
+        try:
+            await runtime.publish(job.id, event)
+        except redis.RedisError as error:
+            reply_lost(job, error)
         self._record(job_data, event, started)
 
     def _progress_reporter(self, job: Job):
@@ -262,6 +269,12 @@ class JobRunner:
     def _forward(self, job: Job, owner: str | None) -> None:
         self.runtime.jobs.submit(job, worker_queue(owner) if owner else LIFECYCLE_QUEUE)
         raise Forwarded()
+
+
+def reply_lost(job: Job, error: Exception) -> None:
+    """Redis went away before the reply could be written: its caller already reads an error from its own
+    Redis client. The job still ran, so it is still recorded (its task row says how it ended)."""
+    log.warning("event=job.reply_lost job=%s kind=%s error=%r", job.id, job.kind, str(error))
 
 
 def unanswered_failure(call: CallInFlight, event: dict, timeout: float) -> dict:

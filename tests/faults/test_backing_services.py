@@ -1,0 +1,128 @@
+"""Fault c: the backing services go away under traffic. Redis (a redis-server of the test's own, on its own
+port, without persistence) is stopped and started again with nothing in it; PostgreSQL drops every
+connection (pg_terminate_backend). Callers get a clear 503 meanwhile, and afterwards everything works
+again without restarting any process."""
+import threading
+import time
+
+import pytest
+
+from models import Message, Task, Tool
+from tests.faults.conftest import FAULT_SETTINGS, rest_operator
+from tests.harness import make_stdio_tool, wait_for
+
+
+def call(client, headers, tool_id, text, **body):
+    return client.post(f"/api/v1/tools/{tool_id}/call", headers=headers,
+                       json={"tool": "echo", "arguments": {"text": text}, **body})
+
+
+def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_and_everything_works_after(
+        make_settings, database, own_redis, start_workers, tmp_path):
+    # Given a worker and the API on a Redis of the test's own, a running tool, and a slow call in flight
+    settings = make_settings(**{**FAULT_SETTINGS, "redis.url": own_redis.url})
+    workers = start_workers(settings)
+    client, headers = rest_operator(settings)
+    calls_file = tmp_path / "calls.txt"
+    tool = make_stdio_tool("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls_file)})
+    assert client.post(f"/api/v1/tools/{tool.id}/start?wait=true", headers=headers).status_code == 200
+    pid = Tool.get_by_id(tool.id).pid
+    assert call(client, headers, tool.id, "before").status_code == 200
+    in_flight = {}
+
+    def slow_call() -> None:
+        in_flight["response"] = client.post(f"/api/v1/tools/{tool.id}/call", headers=headers, json={
+            "tool": "slow", "arguments": {"steps": 10, "delay": 0.1}})
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    wait_for(lambda: calls_file.exists() and "slow" in calls_file.read_text(), timeout=10)
+
+    # When Redis stops
+    own_redis.stop()
+    caller.join(5)
+
+    # Then the call in flight and new calls fail at once with 503, not a hang or a 500
+    assert not caller.is_alive()
+    assert in_flight["response"].status_code == 503, in_flight["response"].json
+    started = time.monotonic()
+    during = call(client, headers, tool.id, "during")
+    assert during.status_code == 503, during.json
+    assert "Redis is unavailable" in during.json["message"]
+    assert time.monotonic() - started < 2
+    health = client.get("/api/v1/system/health")
+    assert health.status_code == 503 and health.json["checks"]["redis"]["ok"] is False
+    time.sleep(1)  # the worker's heartbeat and consumers fail meanwhile
+
+    # When Redis comes back, with none of its keys (leases, worker registry, queues)
+    own_redis.start()
+
+    # Then calls work again, on the same server process (no process was restarted)
+    def answers():
+        response = call(client, headers, tool.id, "after")
+        return response.status_code == 200 and response
+    response = wait_for(answers, timeout=15)
+    assert response.json["content"][0]["text"] == "after"
+    assert Tool.get_by_id(tool.id).pid == pid
+    assert all(worker.process.poll() is None for worker in workers)
+    # and lifecycle jobs too (the shared queue's consumer is back)
+    other = make_stdio_tool("other", "legacy_server.py")
+    started = client.post(f"/api/v1/tools/{other.id}/start?wait=true", headers=headers)
+    assert started.status_code == 200, started.json
+    # and the health check is green again
+    wait_for(lambda: client.get("/api/v1/system/health").json["status"] == "ok", timeout=10)
+    # and the call that was in flight ran once; its task row was written when it ended
+    assert calls_file.read_text().splitlines().count("slow") == 1
+    wait_for(lambda: Task.select().where(Task.tool_id == tool.id, Task.kind == "call").count() == 3, timeout=10)
+
+
+@pytest.fixture
+def pg_settings(make_settings, postgres_database):
+    from tests.conftest import bind_fresh_database
+    settings = make_settings(**{**FAULT_SETTINGS, "database.url": postgres_database})
+    database = bind_fresh_database(settings)
+    yield settings
+    database.close()
+
+
+def test_given_traffic_when_postgresql_drops_every_connection_then_calls_and_records_carry_on(
+        pg_settings, postgres_database, terminate_postgres_backends, start_workers):
+    # Given a worker and the API on PostgreSQL, and a tool answering a stream of calls
+    start_workers(pg_settings)
+    client, headers = rest_operator(pg_settings)
+    tool = make_stdio_tool("echo", "echo_server.py")
+    assert client.post(f"/api/v1/tools/{tool.id}/start?wait=true", headers=headers).status_code == 200
+    statuses = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        n = 0
+        while not stop.is_set():
+            statuses.append(call(client, headers, tool.id, f"n{n}").status_code)
+            n += 1
+            time.sleep(0.02)
+    caller = threading.Thread(target=traffic)
+    caller.start()
+    try:
+        wait_for(lambda: len(statuses) >= 20, timeout=10)
+
+        # When every connection to the database is terminated, twice, mid-traffic
+        assert terminate_postgres_backends(postgres_database) >= 1
+        time.sleep(0.5)
+        terminate_postgres_backends(postgres_database)
+        seen = len(statuses)
+        wait_for(lambda: len(statuses) >= seen + 20, timeout=10)
+    finally:
+        stop.set()
+        caller.join(10)
+
+    # Then at most a few calls fail, and those with a 503 (retry later), never a 500
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(503) <= 4, statuses
+    assert statuses[-10:] == [200] * 10
+    # and every answered call is recorded: task rows and call history
+    answered = statuses.count(200)
+    wait_for(lambda: Task.select().where(Task.tool_id == tool.id, Task.kind == "call",
+                                         Task.status == "succeeded").count() == answered, timeout=20)
+    wait_for(lambda: Message.select().where(Message.tool_id == tool.id).count() == answered, timeout=20)
+    # and lifecycle jobs work
+    assert client.post(f"/api/v1/tools/{tool.id}/stop?wait=true", headers=headers).status_code == 200
