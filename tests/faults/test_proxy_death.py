@@ -1,0 +1,90 @@
+"""Fault g: one of two MCP front door processes killed with SIGKILL mid-session. A handshake-era session
+(kept in Redis) carries on at the other; a client whose call was in flight at the dead one gets an error at
+once, not a hang; the call itself ran once."""
+import json
+import os
+import signal
+import threading
+import time
+
+import httpx2
+import pytest
+
+from api import create_app
+from api.auth.apikeys import create_api_key
+from api.users.accounts import create_user
+from models import Task
+from tests.api.test_mcp_proxy import LEGACY, ProxyProcess, initialize, post
+from tests.harness import make_stdio_tool, wait_for
+from jobs import Job, JobClient
+from jobs.connection import redis_client
+
+
+@pytest.fixture
+def start_proxy(fault_settings, database):
+    proxies = []
+
+    def start() -> ProxyProcess:
+        proxy = ProxyProcess(fault_settings)
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()
+
+
+def test_given_a_session_on_two_proxies_when_one_is_killed_then_the_other_serves_it_and_in_flight_calls_fail_fast(
+        fault_settings, database, start_workers, start_proxy, tmp_path):
+    # Given a worker with a tool counting its executions, two front door processes and an operator's key
+    start_workers(fault_settings)
+    calls_file = tmp_path / "calls.txt"
+    tool = make_stdio_tool("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls_file)})
+    jobs = JobClient.from_settings(fault_settings, redis_client(fault_settings))
+    assert jobs.run(Job(kind="start", tool_id=tool.id), 20)["status"] == "succeeded"
+    with create_app(fault_settings).app_context():
+        key = create_api_key(create_user("operator", "correct-horse-battery", role="operator"), "cursor")[1]
+    doomed, survivor = start_proxy(), start_proxy()
+    # and a handshake-era session begun at the doomed one
+    session = initialize(doomed.url, key)
+    headers = {"Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
+    assert post(doomed.url, key, {"jsonrpc": "2.0", "method": "notifications/initialized"}, **headers).status_code == 202
+    for proxy in (doomed, survivor):  # both have loaded the running tool
+        wait_for(lambda: '"slow"' in post(proxy.url, key, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                                          **headers).text, timeout=10)
+
+    # When a slow call is in flight at the doomed process and it is killed
+    outcome = {}
+
+    def slow_call() -> None:
+        started = time.monotonic()
+        try:
+            outcome["response"] = httpx2.post(doomed.url, content=json.dumps(
+                {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                 "params": {"name": "slow", "arguments": {"steps": 30, "delay": 0.1}}}),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                         "Accept": "application/json, text/event-stream", **headers}, timeout=30)
+        except httpx2.HTTPError as error:
+            outcome["error"] = error
+        outcome["seconds"] = time.monotonic() - started
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    wait_for(lambda: calls_file.exists() and "slow" in calls_file.read_text(), timeout=10)
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(5)
+    caller.join(10)
+
+    # Then its client gets an error at once, not a hang until its 30 s timeout
+    assert not caller.is_alive()
+    assert "error" in outcome, outcome.get("response") and outcome["response"].text
+    assert outcome["seconds"] < 5
+    # and the session carries on at the other process
+    answer = post(survivor.url, key, {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                                      "params": {"name": "echo", "arguments": {"text": "still here"}}}, **headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["content"][0]["text"] == "still here"
+    # and the call whose client went away ran once, to its end, and is recorded
+    wait_for(lambda: [t.status for t in Task.select().where(Task.tool_id == tool.id, Task.kind == "call")
+                      if t.args["tool"] == "slow"] == ["succeeded"], timeout=10)
+    assert calls_file.read_text().splitlines().count("slow") == 1
+    assert calls_file.read_text().splitlines().count("echo") == 1
