@@ -197,7 +197,7 @@ class JobRunner:
     def _start_for_call(self, job: Job) -> ToolSession:
         """The tool is not running here: send the call to its owner, or start it here if it may."""
         tool = _tool(job.tool_id)
-        owner = self.runtime.leases.owner(tool.id)
+        owner = self.runtime.live_owner(tool.id)
         if owner and owner != self.runtime.id:
             self._forward(job, owner)
         admission.check_call(tool, running=False)
@@ -228,7 +228,7 @@ class JobRunner:
     def lifecycle(self, job: Job) -> dict:
         runtime = self.runtime
         tool = _tool(job.tool_id)
-        owner = runtime.leases.owner(tool.id)
+        owner = runtime.live_owner(tool.id)
         owned_elsewhere = owner is not None and owner != runtime.id
         if job.kind == "stop":
             Tool.update(desired_state="stopped", updated_at=utcnow()).where(Tool.id == tool.id).execute()

@@ -113,7 +113,8 @@ class WorkerRuntime:
     def start_tool_local(self, tool: Tool) -> dict:
         """Claim the tool and start (or keep) its session here; returns its state once settled."""
         if not self.leases.claim(tool.id, self.id):
-            raise OwnedElsewhere(self.leases.owner(tool.id))
+            if self.live_owner(tool.id) is not None or not self.leases.claim(tool.id, self.id):
+                raise OwnedElsewhere(self.leases.owner(tool.id))
         session = self.sessions.get(tool.id)
         if session is None or session.done:
             session = ToolSession(tool_config(tool), self.run_dir, self.settings,
@@ -124,6 +125,18 @@ class WorkerRuntime:
         status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s + SETTLE_GRACE_S))
         self.bookkeeper.flush()
         return {**session.snapshot(), "status": status, "owner_worker": self.id}
+
+    def live_owner(self, tool_id: int) -> str | None:
+        """The worker that owns the tool, unless it is dead. A dead worker's lease can outlive its heartbeat
+        key (the lease is renewed just after it) and so be read after the worker was reaped: a job forwarded
+        to that worker's queue would wait there forever. Such a lease is released (only if still the dead
+        worker's) and the tool counts as owned by no one."""
+        owner = self.leases.owner(tool_id)
+        if owner and owner != self.id and not registry.is_alive(self.redis, self.settings, owner):
+            self.leases.release(tool_id, owner)
+            log.warning("event=tool.stale_lease_released tool=%s dead_owner=%s worker=%s", tool_id, owner, self.id)
+            return None
+        return owner
 
     async def _ensure_started(self, session: ToolSession) -> None:
         session.ensure_started()
