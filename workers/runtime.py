@@ -56,6 +56,7 @@ class WorkerRuntime:
         self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
+        self._sessions_lock = threading.Lock()
         self.bookkeeper = Bookkeeper()
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
@@ -115,12 +116,13 @@ class WorkerRuntime:
         if not self.leases.claim(tool.id, self.id):
             if self.live_owner(tool.id) is not None or not self.leases.claim(tool.id, self.id):
                 raise OwnedElsewhere(self.leases.owner(tool.id))
-        session = self.sessions.get(tool.id)
-        if session is None or session.done:
-            session = ToolSession(tool_config(tool), self.run_dir, self.settings,
-                                  report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker)
-            self.sessions[tool.id] = session
-        self.on_loop(self._ensure_started(session))
+        with self._sessions_lock:  # a takeover and a start job of the same tool may race here: one session
+            session = self.sessions.get(tool.id)
+            if session is None or session.done:
+                session = ToolSession(tool_config(tool), self.run_dir, self.settings,
+                                      report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker)
+                self.sessions[tool.id] = session
+            self.on_loop(self._ensure_started(session))  # inside: a session not started yet reads as done
         # A little longer than the session's own start timeout, so that its reason is what the caller reads.
         status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s + SETTLE_GRACE_S))
         self.bookkeeper.flush()

@@ -8,6 +8,8 @@ import signal
 import threading
 import time
 
+import psutil
+
 from models import Tool
 from tests.faults.conftest import worker_pid
 from tests.harness import make_stdio_tool, wait_for
@@ -98,3 +100,23 @@ def test_given_a_start_in_flight_when_its_worker_is_killed_then_the_start_is_not
     # and one server process serves it: the one the dead worker started is gone
     call = jobs.run(Job(kind="call", tool_id=tool.id, args={"tool": "pid", "arguments": {}}), 10)
     assert call["status"] == "succeeded" and int(call["result"]["content"][0]["text"]) == row.pid
+
+
+def test_given_many_starts_of_one_tool_at_once_when_they_race_then_one_server_process(
+        fault_settings, database, start_workers):
+    # Given one worker (8 job threads) and a stopped tool
+    worker, = start_workers(fault_settings)
+    jobs = JobClient.from_settings(fault_settings, redis_client(fault_settings))
+    tool = make_stdio_tool("echo", "echo_server.py")
+
+    # When eight start jobs arrive together (as a takeover and a re-sent start do after a worker died)
+    starts = [Job(kind="start", tool_id=tool.id) for _ in range(8)]
+    for job in starts:
+        jobs.submit(job)
+
+    # Then all succeed, and a single server process runs it
+    assert [jobs.wait(job.id, 20)["status"] for job in starts] == ["succeeded"] * 8
+    _, pid = worker_pid(worker, fault_settings)
+    servers = [p for p in psutil.Process(pid).children(recursive=True)
+               if any(part.endswith("echo_server.py") for part in p.cmdline())]
+    assert [p.pid for p in servers] == [Tool.get_by_id(tool.id).pid]
