@@ -5,10 +5,12 @@ again without restarting any process."""
 import threading
 import time
 
+import httpx2
 import pytest
 
 from models import Message, Task, Tool
 from tests.faults.conftest import FAULT_SETTINGS, rest_operator
+from tests.api.test_mcp_proxy import LEGACY, ProxyProcess, initialize, post
 from tests.harness import make_stdio_tool, wait_for
 
 
@@ -17,8 +19,31 @@ def call(client, headers, tool_id, text, **body):
                        json={"tool": "echo", "arguments": {"text": text}, **body})
 
 
+@pytest.fixture
+def start_proxy():
+    proxies = []
+
+    def start(settings) -> ProxyProcess:
+        proxies.append(ProxyProcess(settings))
+        return proxies[-1]
+    yield start
+    for proxy in proxies:
+        proxy.stop()
+
+
+def proxy_call(proxy, key, text):
+    """A handshake-era client's whole exchange: initialize, then tools/call echo (the last answer)."""
+    try:
+        session = initialize(proxy.url, key)
+    except (AssertionError, KeyError, ValueError, httpx2.HTTPError) as error:
+        return httpx2.Response(599, text=f"initialize failed: {error}")
+    return post(proxy.url, key, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                 "params": {"name": "echo", "arguments": {"text": text}}},
+                **{"Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY})
+
+
 def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_and_everything_works_after(
-        make_settings, database, own_redis, start_workers, tmp_path):
+        make_settings, database, own_redis, start_workers, start_proxy, tmp_path):
     # Given a worker and the API on a Redis of the test's own, a running tool, and a slow call in flight
     settings = make_settings(**{**FAULT_SETTINGS, "redis.url": own_redis.url})
     workers = start_workers(settings)
@@ -28,6 +53,10 @@ def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_
     assert client.post(f"/api/v1/tools/{tool.id}/start?wait=true", headers=headers).status_code == 200
     pid = Tool.get_by_id(tool.id).pid
     assert call(client, headers, tool.id, "before").status_code == 200
+    # and the front door on that Redis too, with an API key
+    proxy = start_proxy(settings)
+    key = client.post("/api/v1/auth/api-keys", headers=headers, json={"name": "laptop"}).json["key"]
+    assert "before" in proxy_call(proxy, key, "before").text
     in_flight = {}
 
     def slow_call() -> None:
@@ -51,6 +80,11 @@ def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_
     assert time.monotonic() - started < 2
     health = client.get("/api/v1/system/health")
     assert health.status_code == 503 and health.json["checks"]["redis"]["ok"] is False
+    # and the front door answers at once, with an error
+    started = time.monotonic()
+    refused = proxy_call(proxy, key, "during")
+    assert refused.status_code >= 500 or "error" in refused.json(), refused.text
+    assert time.monotonic() - started < 2
     time.sleep(1)  # the worker's heartbeat and consumers fail meanwhile
 
     # When Redis comes back, with none of its keys (leases, worker registry, queues)
@@ -68,11 +102,15 @@ def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_
     other = make_stdio_tool("other", "legacy_server.py")
     started = client.post(f"/api/v1/tools/{other.id}/start?wait=true", headers=headers)
     assert started.status_code == 200, started.json
+    # and the front door (a new handshake: the sessions were in the Redis that lost everything)
+    assert "after" in wait_for(lambda: (r := proxy_call(proxy, key, "after")).status_code == 200
+                               and "result" in r.json() and r, timeout=10).text
     # and the health check is green again
     wait_for(lambda: client.get("/api/v1/system/health").json["status"] == "ok", timeout=10)
     # and the call that was in flight ran once; its task row was written when it ended
     assert calls_file.read_text().splitlines().count("slow") == 1
-    wait_for(lambda: Task.select().where(Task.tool_id == tool.id, Task.kind == "call").count() == 3, timeout=10)
+    wait_for(lambda: [t.status for t in Task.select().where(Task.tool_id == tool.id, Task.kind == "call")
+                      if t.args["tool"] == "slow"] == ["succeeded"], timeout=10)
 
 
 @pytest.fixture
