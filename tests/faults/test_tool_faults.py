@@ -77,7 +77,7 @@ def test_given_a_call_the_server_never_answers_when_its_timeout_passes_then_504_
     assert response.json["errors"]["error_type"] == "timeout"
     assert 1.5 <= elapsed < 3
     # the server was sent notifications/cancelled: its handler was cancelled
-    wait_for(lambda: count(calls_file, "hang-cancelled") == 1, timeout=5)
+    wait_for(lambda: count(calls_file, "cancel-received") == 1, timeout=5)
     assert count(calls_file, "hang") == 1
     # and it keeps serving
     assert call(client, headers, tool.id, "echo", arguments={"text": "x"}).status_code == 200

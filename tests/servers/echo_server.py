@@ -64,12 +64,12 @@ async def chatty(text: str, ctx: Context = None) -> str:
 
 @server.tool()
 async def hang() -> str:
-    """Never answers (until cancelled: notifications/cancelled is recorded as `hang-cancelled`)."""
+    """Never answers (until cancelled: notifications/cancelled is recorded as `cancel-received`)."""
     _count("hang")
     try:
         await asyncio.sleep(3600)
     except asyncio.CancelledError:
-        _count("hang-cancelled")
+        _count("cancel-received")
         raise
     return "unreachable"
 
