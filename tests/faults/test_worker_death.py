@@ -46,17 +46,25 @@ def test_given_a_slow_call_in_flight_when_its_worker_is_killed_then_503_worker_l
         answer["seconds"] = time.monotonic() - started
     caller = threading.Thread(target=call)
     caller.start()
-    wait_for(lambda: count(calls_file, "slow") == 1, timeout=10)
+    # and an asynchronous one (202 + task) too
+    accepted = client.post(f"/api/v1/tools/{tool.id}/call?async=true", headers=headers, json={
+        "tool": "slow", "arguments": {"steps": 200, "delay": 0.1}})
+    assert accepted.status_code == 202, accepted.json
+    wait_for(lambda: count(calls_file, "slow") == 2, timeout=10)
     os.kill(victim_pid, signal.SIGKILL)
     killed_at = time.monotonic()
     caller.join(15)
 
-    # Then the caller gets 503 worker_lost quickly (the lease's lifetime and a read's block, not the 30 s)
+    # Then the waiting caller gets 503 worker_lost quickly (the lease's lifetime and a read's block, not the 30 s)
     assert not caller.is_alive()
     response = answer["response"]
     assert response.status_code == 503, response.json
     assert response.json["errors"]["error_type"] == "worker_lost"
     assert time.monotonic() - killed_at < 5
+    # and the asynchronous call's task says so too
+    task = wait_for(lambda: (t := client.get(f"/api/v1/tasks/{accepted.json['task_id']}", headers=headers).json)
+                    .get("status") in ("failed", "succeeded", "cancelled") and t, timeout=5)
+    assert task["status"] == "failed" and task["error_type"] == "worker_lost", task
     # and the survivor takes the tool over, and a new call succeeds
     wait_for(lambda: leases.owner(tool.id) not in (None, victim_id)
              and Tool.get_by_id(tool.id).status == "RUNNING", timeout=10)
@@ -66,7 +74,7 @@ def test_given_a_slow_call_in_flight_when_its_worker_is_killed_then_503_worker_l
     assert again.json["content"][0]["text"] == "after"
     # and the slow call ran once (it was never re-run), the new one once
     time.sleep(0.5)
-    assert count(calls_file, "slow") == 1
+    assert count(calls_file, "slow") == 2
     assert count(calls_file, "echo") == 1
 
 
