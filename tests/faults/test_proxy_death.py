@@ -88,3 +88,52 @@ def test_given_a_session_on_two_proxies_when_one_is_killed_then_the_other_serves
                       if t.args["tool"] == "slow"] == ["succeeded"], timeout=10)
     assert calls_file.read_text().splitlines().count("slow") == 1
     assert calls_file.read_text().splitlines().count("echo") == 1
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_given_a_call_through_the_front_door_when_its_worker_is_killed_then_the_client_gets_worker_lost(
+        fault_settings, database, start_workers, start_proxy, tmp_path, mode):
+    import anyio
+    from mcp.shared.exceptions import MCPError
+    from tests.api.test_mcp_proxy import connect
+    from tests.faults.conftest import worker_pid
+
+    # Given a worker with a tool, the front door, and a client of each era
+    worker, = start_workers(fault_settings)
+    calls_file = tmp_path / "calls.txt"
+    tool = make_stdio_tool("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls_file)})
+    jobs = JobClient.from_settings(fault_settings, redis_client(fault_settings))
+    assert jobs.run(Job(kind="start", tool_id=tool.id), 20)["status"] == "succeeded"
+    with create_app(fault_settings).app_context():
+        key = create_api_key(create_user("operator", "correct-horse-battery", role="operator"), "cursor")[1]
+    proxy = start_proxy()
+    _, pid = worker_pid(worker, fault_settings)
+
+    async def scenario():
+        async with connect(proxy.url, key, mode) as client:
+            await wait_listed(client)
+
+            async def kill_when_running():
+                while not (calls_file.exists() and "slow" in calls_file.read_text()):
+                    await anyio.sleep(0.05)
+                os.kill(pid, signal.SIGKILL)
+            async with anyio.create_task_group() as group:
+                group.start_soon(kill_when_running)
+                started = time.monotonic()
+                # When the worker running the call is killed
+                with pytest.raises(MCPError) as raised:
+                    await client.call_tool("slow", {"steps": 200, "delay": 0.1}, read_timeout_seconds=30)
+            return raised.value, time.monotonic() - started
+
+    async def wait_listed(client):
+        for _ in range(100):
+            if "slow" in {t.name for t in (await client.list_tools()).tools}:
+                return
+            await anyio.sleep(0.1)
+
+    error, seconds = anyio.run(scenario)
+
+    # Then the client reads worker_lost quickly, not a hang to its 30 s
+    assert error.code == -32012, error
+    assert seconds < 6
+    assert calls_file.read_text().splitlines().count("slow") == 1
