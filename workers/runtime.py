@@ -95,7 +95,7 @@ class WorkerRuntime:
         try:
             for tool_id in tools:
                 self.leases.release(tool_id, self.id)
-            moved = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id)
+            moved, _ = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id, self._record_lost_job)
             self.redis.delete(registry.worker_key(self.settings, self.id))
             registry.forget(self.redis, self.settings, self.id)
             reaper.drop_queue(self.redis, self.broker, self.id)

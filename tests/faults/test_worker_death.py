@@ -128,3 +128,33 @@ def test_given_many_starts_of_one_tool_at_once_when_they_race_then_one_server_pr
     servers = [p for p in psutil.Process(pid).children(recursive=True)
                if any(part.endswith("echo_server.py") for part in p.cmdline())]
     assert [p.pid for p in servers] == [Tool.get_by_id(tool.id).pid]
+
+
+def test_given_calls_queued_for_a_worker_that_died_when_their_callers_hear_worker_lost_then_they_never_run(
+        fault_settings, database, start_workers, tmp_path):
+    # Given two workers and a tool counting its executions
+    first, second = start_workers(fault_settings, 2)
+    redis = redis_client(fault_settings)
+    jobs = JobClient.from_settings(fault_settings, redis)
+    leases = ToolOwnerLease(redis, fault_settings)
+    calls_file = tmp_path / "calls.txt"
+    tool = make_stdio_tool("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls_file)})
+    assert jobs.run(Job(kind="start", tool_id=tool.id), 20)["status"] == "succeeded"
+    owner = leases.owner(tool.id)
+    victim = next(w for w in (first, second) if w.wait_ready() == owner)
+
+    # When its owner dies, and calls are sent while its lease still names it (they queue for it)
+    os.kill(worker_pid(victim, fault_settings)[1], signal.SIGKILL)
+    calls = [Job(kind="call", tool_id=tool.id, args={"tool": "echo", "arguments": {"text": str(n)}}) for n in range(3)]
+    routed = [jobs.submit(job) for job in calls]
+    assert routed == [owner] * 3
+    outcomes = [jobs.wait(job.id, 15, worker_id=owner) for job in calls]
+
+    # Then what each caller reads is what happened: a call reported lost never runs afterwards
+    wait_for(lambda: leases.owner(tool.id) not in (None, owner) and Tool.get_by_id(tool.id).status == "RUNNING",
+             timeout=10)
+    time.sleep(1)
+    lost = [o for o in outcomes if o.get("error_type") == "worker_lost"]
+    succeeded = [o for o in outcomes if o["status"] == "succeeded"]
+    assert len(lost) + len(succeeded) == 3, outcomes
+    assert count(calls_file, "echo") == len(succeeded), (outcomes, calls_file.read_text())
