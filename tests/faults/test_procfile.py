@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import psutil
 import pytest
 
 from config import load_settings
@@ -99,3 +100,35 @@ def test_given_make_run_when_the_worker_process_owning_a_tool_is_killed_then_eve
     assert honcho.poll() is None
     health = http.get("/system/health").json()
     assert health["status"] == "ok" and health["checks"]["workers"]["alive"] == 2, health
+
+
+def test_given_make_run_when_the_embedded_redis_server_is_killed_then_it_comes_back_and_so_does_everything(platform):
+    env, api, proxy, password, honcho = platform
+    settings = load_settings(environ=env)
+    redis = redis_client(settings)
+    wait_for(lambda: len(registry.live_workers(redis, settings)) == 2, timeout=30)
+    http = httpx2.Client(base_url=api, timeout=30)
+    token = http.post("/auth/login", json={"username": "admin", "password": password}).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    tool = http.post("/tools", json={"name": "echo", "transport": "stdio", "command": sys.executable,
+                                     "args": [str(SERVERS / "echo_server.py")]}).json()
+    assert http.post(f"/tools/{tool['id']}/start?wait=true").status_code == 200
+    server_pid = http.get(f"/tools/{tool['id']}").json()["pid"]
+
+    # When the embedded redis-server dies (the Procfile's `redis` process runs it as its child)
+    redis_server = next(p for p in psutil.Process(honcho.pid).children(recursive=True)
+                        if p.name() == "redis-server")
+    redis_server.kill()
+
+    # Then it is started again (its data in the append-only file), and calls answer again, on the same
+    # server process, with every Procfile process still up
+    def answers():
+        try:
+            response = http.post(f"/tools/{tool['id']}/call", json={"tool": "echo", "arguments": {"text": "back"}})
+        except httpx2.HTTPError:
+            return False
+        return response.status_code == 200 and response
+    assert wait_for(answers, timeout=20).json()["content"][0]["text"] == "back"
+    assert honcho.poll() is None
+    assert http.get(f"/tools/{tool['id']}").json()["pid"] == server_pid
+    assert http.get("/system/health").json()["status"] == "ok"
