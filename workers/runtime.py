@@ -227,12 +227,26 @@ class WorkerRuntime:
 
     def _heartbeat_forever(self) -> None:
         interval = self.settings.mcp.worker.heartbeat_ms / 1000
+        # After Redis was unreachable, every heartbeat key and lease may have expired meanwhile, the live
+        # workers' as well as the dead ones': nobody is judged dead (reaped, its tools taken over) until the
+        # live ones have had a lease's lifetime to beat again.
+        redis_lost = False
+        judge_after = 0.0
         while not self._stopping.wait(interval):
             try:
                 self._beat()
-                self._reap_dead_workers()
-                self._take_over_orphans()
-            except Exception:  # Redis or the database restarting: try again next beat
+                if redis_lost:
+                    redis_lost = False
+                    judge_after = time.monotonic() + self.settings.mcp.worker.lease_ttl_ms / 1000 + interval
+                    log.warning("event=worker.redis_back worker=%s judging_peers_in_s=%.1f", self.id,
+                                judge_after - time.monotonic())
+                if time.monotonic() >= judge_after:
+                    self._reap_dead_workers()
+                    self._take_over_orphans()
+            except (redis.RedisError, OSError) as error:  # Redis restarting: try again next beat
+                redis_lost = True
+                log.warning("event=worker.heartbeat_failed worker=%s error=%r", self.id, str(error))
+            except Exception:  # the database restarting: try again next beat
                 log.exception("event=worker.heartbeat_failed worker=%s", self.id)
 
     def _beat(self) -> None:

