@@ -83,6 +83,15 @@ def test_given_a_session_on_two_proxies_when_one_is_killed_then_the_other_serves
                                       "params": {"name": "echo", "arguments": {"text": "still here"}}}, **headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["content"][0]["text"] == "still here"
+    # and the front door's status drops the dead process once its heartbeat expires
+    admin = create_app(fault_settings).test_client()
+    with create_app(fault_settings).app_context():
+        create_user("admin", "correct-horse-battery", role="admin")
+    token = admin.post("/api/v1/auth/login", json={"username": "admin", "password": "correct-horse-battery"}).json
+    status = wait_for(lambda: (s := admin.get("/api/v1/proxy/status", headers={
+        "Authorization": f"Bearer {token['access_token']}"}).json)["processes"] == 1 and s, timeout=10)
+    assert status["serving"] is True
+    assert [p["pid"] for p in status["per_process"]] == [survivor.process.pid]
     # and the call whose client went away ran once, to its end, and is recorded
     wait_for(lambda: [t.status for t in Task.select().where(Task.tool_id == tool.id, Task.kind == "call")
                       if t.args["tool"] == "slow"] == ["succeeded"], timeout=10)
