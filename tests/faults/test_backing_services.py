@@ -156,12 +156,16 @@ def pg_settings(make_settings, postgres_database):
 
 
 def test_given_traffic_when_postgresql_drops_every_connection_then_calls_and_records_carry_on(
-        pg_settings, postgres_database, terminate_postgres_backends, start_workers):
-    # Given a worker and the API on PostgreSQL, and a tool answering a stream of calls
+        pg_settings, postgres_database, terminate_postgres_backends, start_workers, start_proxy):
+    # Given a worker, the API and the front door on PostgreSQL, and a tool answering a stream of calls
     start_workers(pg_settings)
     client, headers = rest_operator(pg_settings)
     tool = make_stdio_tool("echo", "echo_server.py")
     assert client.post(f"/api/v1/tools/{tool.id}/start?wait=true", headers=headers).status_code == 200
+    proxy = start_proxy(pg_settings)
+    key = client.post("/api/v1/auth/api-keys", headers=headers, json={"name": "laptop"}).json["key"]
+    assert "before" in wait_for(lambda: (r := proxy_call(proxy, key, "before")).status_code == 200
+                                and "result" in r.json() and r, timeout=10).text
     statuses = []
     stop = threading.Event()
 
@@ -192,8 +196,14 @@ def test_given_traffic_when_postgresql_drops_every_connection_then_calls_and_rec
     assert statuses[-10:] == [200] * 10
     # and every answered call is recorded: task rows and call history
     answered = statuses.count(200)
-    wait_for(lambda: Task.select().where(Task.tool_id == tool.id, Task.kind == "call",
-                                         Task.status == "succeeded").count() == answered, timeout=20)
-    wait_for(lambda: Message.select().where(Message.tool_id == tool.id).count() == answered, timeout=20)
+    def traffic_calls(arguments) -> int:  # (not the front door's)
+        return sum(1 for args in arguments if args["text"].startswith("n"))
+    wait_for(lambda: traffic_calls(t.args["arguments"] for t in Task.select().where(
+        Task.tool_id == tool.id, Task.kind == "call", Task.status == "succeeded")) == answered, timeout=20)
+    wait_for(lambda: traffic_calls(m.arguments for m in Message.select().where(Message.tool_id == tool.id))
+             == answered, timeout=20)
+    # and the front door serves new sessions (it authenticates their key in the database)
+    answer = proxy_call(proxy, key, "after")
+    assert answer.status_code == 200 and "after" in answer.text, answer.text
     # and lifecycle jobs work
     assert client.post(f"/api/v1/tools/{tool.id}/stop?wait=true", headers=headers).status_code == 200
