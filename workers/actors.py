@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+import redis
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 
@@ -70,7 +71,10 @@ class JobRunner:
             log.exception("event=job.crashed job=%s kind=%s", job.id, job.kind)
             event = events.failed(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
         self._finish(job, event, started)
-        self.runtime.publish_now(job.id, event)
+        try:
+            self.runtime.publish_now(job.id, event)
+        except redis.RedisError as error:
+            reply_lost(job, error)
         self._record(job_data, event, started)
 
     def dispatch_on_loop(self, message) -> bool:
@@ -168,7 +172,10 @@ class JobRunner:
         self._finish(job, event, started)
         # Where the time went: handing the job to the MCP loop, and the MCP request itself.
         event["timings"].update(handoff_ms=round((on_loop - started) * 1000, 3), mcp_ms=mcp_ms)
-        await runtime.publish(job.id, event)
+        try:
+            await runtime.publish(job.id, event)
+        except redis.RedisError as error:
+            reply_lost(job, error)
         self._record(job_data, event, started)
 
     def _progress_reporter(self, job: Job):
@@ -190,7 +197,7 @@ class JobRunner:
     def _start_for_call(self, job: Job) -> ToolSession:
         """The tool is not running here: send the call to its owner, or start it here if it may."""
         tool = _tool(job.tool_id)
-        owner = self.runtime.leases.owner(tool.id)
+        owner = self.runtime.live_owner(tool.id)
         if owner and owner != self.runtime.id:
             self._forward(job, owner)
         admission.check_call(tool, running=False)
@@ -222,7 +229,7 @@ class JobRunner:
     def lifecycle(self, job: Job) -> dict:
         runtime = self.runtime
         tool = _tool(job.tool_id)
-        owner = runtime.leases.owner(tool.id)
+        owner = runtime.live_owner(tool.id)
         owned_elsewhere = owner is not None and owner != runtime.id
         if job.kind == "stop":
             Tool.update(desired_state="stopped", updated_at=utcnow()).where(Tool.id == tool.id).execute()
@@ -263,6 +270,12 @@ class JobRunner:
     def _forward(self, job: Job, owner: str | None) -> None:
         self.runtime.jobs.submit(job, worker_queue(owner) if owner else LIFECYCLE_QUEUE)
         raise Forwarded()
+
+
+def reply_lost(job: Job, error: Exception) -> None:
+    """Redis went away before the reply could be written: its caller already reads an error from its own
+    Redis client. The job still ran, so it is still recorded (its task row says how it ended)."""
+    log.warning("event=job.reply_lost job=%s kind=%s error=%r", job.id, job.kind, str(error))
 
 
 def unanswered_failure(call: CallInFlight, event: dict, timeout: float) -> dict:

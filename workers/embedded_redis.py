@@ -2,7 +2,8 @@
 
 `python -m workers.embedded_redis` is the Procfile's `redis` process. With REDIS_URL set it has nothing
 to run and just waits, so that honcho (which stops everything when one process exits) keeps going.
-It runs redis-server as a child (rather than exec'ing it) to stop it last on shutdown.
+It runs redis-server as a child (rather than exec'ing it) to stop it last on shutdown, and to start it
+again when it dies.
 """
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from pathlib import Path
 
 from config import Section, load_settings
 from config.files import ensure_private_dir
+from workers.supervisor import restart_delay
 
 
 SHUTDOWN_GRACE_S = 15.0
+STABLE_AFTER_S = 30.0  # a redis-server that ran this long was not failing to start
+MAX_QUICK_EXITS = 5
 PR_SET_PDEATHSIG = 1
 
 
@@ -81,10 +85,21 @@ def main() -> int:
         return 0
     print(f"event=redis.embedded socket={settings.redis.url}", flush=True)
     server = start_embedded_redis(settings)
+    started_at, quick_exits = time.monotonic(), 0
     while not stopping.wait(0.5):
-        if server.poll() is not None:
-            print(f"event=redis.exited rc={server.returncode}", flush=True)
+        if server.poll() is None:
+            continue
+        # A redis-server that died (OOM killer, kill -9) is started again with its append-only file: every
+        # other process rides the outage out. Exiting instead would have honcho stop the whole platform.
+        quick_exits = 0 if time.monotonic() - started_at >= STABLE_AFTER_S else quick_exits + 1
+        print(f"event=redis.exited rc={server.returncode} quick_exits={quick_exits}", flush=True)
+        if quick_exits >= MAX_QUICK_EXITS:  # it cannot run (socket, disk, a broken file): say so by stopping
             return server.returncode or 1
+        if stopping.wait(restart_delay(quick_exits)):
+            return 0
+        server = start_embedded_redis(settings)
+        started_at = time.monotonic()
+        print(f"event=redis.restarted pid={server.pid}", flush=True)
     import redis
 
     stop_when_clients_gone(server, redis.Redis.from_url(settings.redis.url), SHUTDOWN_GRACE_S)

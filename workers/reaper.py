@@ -2,9 +2,9 @@
 
 Any live worker may reap a dead one (a short Redis lock makes sure only one does). The dead worker's
 children are found through the pidfiles it left in `<data_dir>/run/<worker_id>/` and killed with
-their whole process group. Jobs it never started go back to the shared queue; calls it had started
-are failed with a clear error, never re-run (tool calls are at-most-once); lifecycle jobs, being
-idempotent, are sent again.
+their whole process group. Lifecycle jobs it never started, or started and never finished, being
+idempotent, are sent again to the shared queue; calls, started or still queued for it, are failed with a
+clear error and never run elsewhere (tool calls are at-most-once, and their callers read worker_lost).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from config import Section
 from jobs import events, registry, stream
 from jobs.client import JobClient
 from jobs.events import ErrorType
-from jobs.job import CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job
+from jobs.job import CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job
 from jobs.keys import key
 from models import Task, utcnow
 
@@ -48,18 +48,30 @@ def kill_process_groups(run_dir: Path) -> list[int]:
     return killed
 
 
-def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: str) -> int:
-    """Jobs still waiting in a worker's own queue were never started: any worker may run them, so they
-    go to the shared lifecycle queue (whose worker claims the tool if nobody owns it any more)."""
+def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: str, record_failure) -> tuple[int, int]:
+    """Jobs still waiting in a worker's own queue were never started. Lifecycle and maintenance jobs go to the
+    shared lifecycle queue (whose worker claims the tool if nobody owns it any more). Calls are failed with
+    worker_lost instead: their callers wait on the dead (or leaving) worker, and once its heartbeat key is gone
+    they read worker_lost themselves, so a call run elsewhere afterwards would be one its caller was told was
+    lost (and may send again). Returns (handed back, failed)."""
     direct = broker.direct_key(registry.worker_queue(worker_id))
     jobs = JobClient(broker, client, settings)
-    moved = 0
+    moved = failed = 0
     while (raw := client.lpop(direct)) is not None:
         job = dramatiq.Message.decode(raw).args[0]
-        if job.get("kind") != CANCEL_KIND:
-            jobs.submit(Job.from_dict(job), LIFECYCLE_QUEUE)
-            moved += 1
-    return moved
+        if job.get("kind") == CANCEL_KIND:
+            continue
+        if job.get("kind") in CALL_KINDS:
+            if not stream.final_event(client, settings, job["id"]):
+                event = events.failed(ErrorType.WORKER_LOST, f"worker {worker_id} went away before it started "
+                                                             "this call; it was not run")
+                stream.publish_now(client, settings, job["id"], event)
+                record_failure(job, event)
+            failed += 1
+            continue
+        jobs.submit(Job.from_dict(job), LIFECYCLE_QUEUE)
+        moved += 1
+    return moved, failed
 
 
 def taken_from_lifecycle(client: redis.Redis, broker, worker_id: str) -> list[dict]:
@@ -90,8 +102,7 @@ def reap(client: redis.Redis, broker: dramatiq.Broker, settings: Section, worker
     if not client.set(lock, 1, nx=True, ex=30):
         return {}
     killed = kill_process_groups(Path(settings.app.data_dir) / "run" / worker_id)
-    handed_back = hand_back_queued(client, broker, settings, worker_id)
-    failed = 0
+    handed_back, failed = hand_back_queued(client, broker, settings, worker_id, record_failure)
     for job in taken_from_lifecycle(client, broker, worker_id):
         if job.get("kind") == CANCEL_KIND or stream.final_event(client, settings, job["id"]):
             continue

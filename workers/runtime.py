@@ -60,6 +60,7 @@ class WorkerRuntime:
         self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
+        self._sessions_lock = threading.Lock()
         self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session)
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
@@ -99,7 +100,7 @@ class WorkerRuntime:
         try:
             for tool_id in tools:
                 self.leases.release(tool_id, self.id)
-            moved = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id)
+            moved, _ = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id, self._record_lost_job)
             self.redis.delete(registry.worker_key(self.settings, self.id))
             registry.forget(self.redis, self.settings, self.id)
             reaper.drop_queue(self.redis, self.broker, self.id)
@@ -127,20 +128,34 @@ class WorkerRuntime:
     def start_tool_local(self, tool: Tool) -> dict:
         """Claim the tool and start (or keep) its session here; returns its state once settled."""
         if not self.leases.claim(tool.id, self.id):
-            raise OwnedElsewhere(self.leases.owner(tool.id))
-        session = self.sessions.get(tool.id)
-        if session is None or session.done:
-            session = ToolSession(tool_config(tool), self.run_dir, self.settings,
-                                  report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker,
-                                  on_resource_updated=self._resource_announcer(tool.id),
-                                  subscriptions=self._load_subscriptions(tool.id),
-                                  save_subscriptions=self._subscription_saver(tool.id))
-            self.sessions[tool.id] = session
-        self.on_loop(self._ensure_started(session))
+            if self.live_owner(tool.id) is not None or not self.leases.claim(tool.id, self.id):
+                raise OwnedElsewhere(self.leases.owner(tool.id))
+        with self._sessions_lock:  # a takeover and a start job of the same tool may race here: one session
+            session = self.sessions.get(tool.id)
+            if session is None or session.done:
+                session = ToolSession(tool_config(tool), self.run_dir, self.settings,
+                                      report=self._reporter(tool.id), log_line=self._logger(tool.id), asker=self.asker,
+                                      on_resource_updated=self._resource_announcer(tool.id),
+                                      subscriptions=self._load_subscriptions(tool.id),
+                                      save_subscriptions=self._subscription_saver(tool.id))
+                self.sessions[tool.id] = session
+            self.on_loop(self._ensure_started(session))  # inside: a session not started yet reads as done
         # A little longer than the session's own start timeout, so that its reason is what the caller reads.
         status = self.on_loop(session.wait_settled(self.settings.mcp.tools.start_timeout_s + SETTLE_GRACE_S))
         self.bookkeeper.flush()
         return {**session.snapshot(), "status": status, "owner_worker": self.id}
+
+    def live_owner(self, tool_id: int) -> str | None:
+        """The worker that owns the tool, unless it is dead. A dead worker's lease can outlive its heartbeat
+        key (the lease is renewed just after it) and so be read after the worker was reaped: a job forwarded
+        to that worker's queue would wait there forever. Such a lease is released (only if still the dead
+        worker's) and the tool counts as owned by no one."""
+        owner = self.leases.owner(tool_id)
+        if owner and owner != self.id and not registry.is_alive(self.redis, self.settings, owner):
+            self.leases.release(tool_id, owner)
+            log.warning("event=tool.stale_lease_released tool=%s dead_owner=%s worker=%s", tool_id, owner, self.id)
+            return None
+        return owner
 
     async def _ensure_started(self, session: ToolSession) -> None:
         session.ensure_started()
@@ -262,12 +277,26 @@ class WorkerRuntime:
 
     def _heartbeat_forever(self) -> None:
         interval = self.settings.mcp.worker.heartbeat_ms / 1000
+        # After Redis was unreachable, every heartbeat key and lease may have expired meanwhile, the live
+        # workers' as well as the dead ones': nobody is judged dead (reaped, its tools taken over) until the
+        # live ones have had a lease's lifetime to beat again.
+        redis_lost = False
+        judge_after = 0.0
         while not self._stopping.wait(interval):
             try:
                 self._beat()
-                self._reap_dead_workers()
-                self._take_over_orphans()
-            except Exception:  # Redis or the database restarting: try again next beat
+                if redis_lost:
+                    redis_lost = False
+                    judge_after = time.monotonic() + self.settings.mcp.worker.lease_ttl_ms / 1000 + interval
+                    log.warning("event=worker.redis_back worker=%s judging_peers_in_s=%.1f", self.id,
+                                judge_after - time.monotonic())
+                if time.monotonic() >= judge_after:
+                    self._reap_dead_workers()
+                    self._take_over_orphans()
+            except (redis.RedisError, OSError) as error:  # Redis restarting: try again next beat
+                redis_lost = True
+                log.warning("event=worker.heartbeat_failed worker=%s error=%r", self.id, str(error))
+            except Exception:  # the database restarting: try again next beat
                 log.exception("event=worker.heartbeat_failed worker=%s", self.id)
 
     def _beat(self) -> None:

@@ -25,7 +25,7 @@ from workers.asking import Asker, CallInFlight, current_call
 from workers import log_levels
 from workers.log_levels import BackendLogLevel
 from workers.resource_subscriptions import SUBSCRIPTION_KINDS, ResourceSubscriptions
-from workers.transports import StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
+from workers.transports import LineBudget, StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
 log = logging.getLogger("mcps.tool")
 TRANSPORT_ERRORS_LOGGED = 20  # per connection
@@ -75,6 +75,8 @@ class ToolSession:
         self._settled = asyncio.Event()  # set whenever the session reaches RUNNING, ERROR or STOPPED
         self._task: asyncio.Task | None = None
         self._stderr: StderrCapture | None = None
+        # One budget for every process of this session: a server crash-looping while flooding gets no fresh one.
+        self._stderr_budget = LineBudget(settings.mcp.tools.max_stderr_lines)
         self._kill_reason: str | None = None
         # Log listeners of the requests in flight: the wire does not say which request a server log
         # message belongs to, so it goes to a job's stream only while that job is the only one in flight.
@@ -206,7 +208,7 @@ class ToolSession:
             if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)
                 tool = {**tool, "cwd": str(ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id)))}
             self._stderr = StderrCapture(lambda line: self.log_line("INFO", "stderr", line),
-                                         keep=self.settings.mcp.tools.max_stderr_lines)
+                                         keep=self.settings.mcp.tools.max_stderr_lines, budget=self._stderr_budget)
             stack.callback(self._stderr.close_writer)
             stack.callback(pidfile.unlink, missing_ok=True)
             transport = stdio_transport(tool, pidfile, self._stderr)

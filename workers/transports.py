@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections import deque
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,12 +61,51 @@ class WatchedReadStream:
         return await self._inner.__aexit__(*exc)
 
 
-class StderrCapture:
-    """A pipe for a child's stderr, read by a thread: keeps the last lines and hands each to `on_line`."""
+class LineBudget:
+    """How many of a tool's stderr lines reach its log: at most `lines` per `window_s`. A server flooding
+    its stderr had every line become a log row (tens of thousands a second), which starved the worker's
+    bookkeeping (task rows, call history) and grew the log without bound. Lines beyond the budget are
+    counted, and the count is logged when the next window opens (or when the stream ends)."""
 
-    def __init__(self, on_line: Callable[[str], None], keep: int = 200):
+    def __init__(self, lines: int, window_s: float = 60.0):
+        self.lines = lines
+        self.window_s = window_s
+        self._window_ends = 0.0
+        self._used = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> tuple[bool, int]:
+        """(whether this line is logged, how many lines went unlogged in the window that just ended)."""
+        with self._lock:
+            now = time.monotonic()
+            dropped = 0
+            if now >= self._window_ends:
+                self._window_ends = now + self.window_s
+                self._used, dropped, self._dropped = 0, self._dropped, 0
+            if self._used < self.lines:
+                self._used += 1
+                return True, dropped
+            self._dropped += 1
+            return False, dropped
+
+    def take_dropped(self) -> int:
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+            return dropped
+
+    def describe(self, dropped: int) -> str:
+        return f"{dropped} stderr lines not logged (more than {self.lines} in {self.window_s:g} s)"
+
+
+class StderrCapture:
+    """A pipe for a child's stderr, read by a thread: keeps the last lines and hands each to `on_line`,
+    within `budget`."""
+
+    def __init__(self, on_line: Callable[[str], None], keep: int = 200, budget: LineBudget | None = None):
         self.tail: deque[str] = deque(maxlen=keep)
         self._on_line = on_line
+        self._budget = budget or LineBudget(keep)
         read_fd, write_fd = os.pipe()
         self.writer = os.fdopen(write_fd, "w")
         self._reader = os.fdopen(read_fd, "r", errors="replace")
@@ -73,11 +113,18 @@ class StderrCapture:
         self._thread.start()
 
     def _pump(self) -> None:
+        budget = self._budget
         with self._reader:
             for line in self._reader:
                 line = line.rstrip("\n")
                 self.tail.append(line)
-                self._on_line(line)
+                logged, dropped = budget.admit()
+                if dropped:
+                    self._on_line(budget.describe(dropped))
+                if logged:
+                    self._on_line(line)
+        if dropped := budget.take_dropped():
+            self._on_line(budget.describe(dropped))
 
     def close_writer(self) -> None:
         """Drop our copy of the write end once the child has its own (EOF then means the child is gone)."""

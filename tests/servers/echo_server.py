@@ -64,9 +64,13 @@ async def chatty(text: str, ctx: Context = None) -> str:
 
 @server.tool()
 async def hang() -> str:
-    """Never answers (until cancelled)."""
+    """Never answers (until cancelled: notifications/cancelled is recorded as `cancel-received`)."""
     _count("hang")
-    await asyncio.sleep(3600)
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        _count("cancel-received")
+        raise
     return "unreachable"
 
 
