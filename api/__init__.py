@@ -12,6 +12,7 @@ import time
 from flask import Flask
 from flask_cors import CORS
 
+from api.audit import init_audit
 from api.auth.passwords import HASHER_KEY, make_hasher
 from api.auth.tokens import init_jwt
 from api.bodies import init_bodies
@@ -76,6 +77,7 @@ def create_app(settings: Section | None = None) -> Flask:
     api = init_openapi(app, VERSION)
     init_jwt(app, settings)
     init_rate_limits(app, settings)
+    init_audit(app)
     if settings.cors.origins:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors.origins)}},
              expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])

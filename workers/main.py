@@ -16,6 +16,7 @@ import dramatiq
 from dramatiq.middleware import Middleware, Retries
 
 from config import Section, load_settings, secret
+from models.log_sink import setup_process_logging
 from jobs.connection import redis_client, wait_for_redis
 from jobs.job import ACTOR, LIFECYCLE_QUEUE
 from jobs.keys import broker_namespace
@@ -49,7 +50,7 @@ class RuntimeLifetime(Middleware):
 
 def setup(settings: Section | None = None) -> WorkerBroker:
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_process_logging(settings, "worker")
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     client = redis_client(settings)
     wait_for_redis(client)
