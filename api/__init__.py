@@ -44,6 +44,7 @@ BLUEPRINTS = [
     "api.calls.routes:blp",
     "api.sessions.routes:blp",
     "api.proxy.routes:blp",
+    "api.logs.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"

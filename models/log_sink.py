@@ -119,11 +119,13 @@ class LogSink:
 
     def _write(self, rows: list[dict]) -> None:
         for attempt in range(WRITE_RETRIES + 1):
+            # One database object for the whole transaction, even if the proxy is re-bound meanwhile (tests).
+            database = db.obj
             try:
-                if db.obj is None:  # the process binds its database after setting up logging
+                if database is None:  # the process binds its database after setting up logging
                     raise peewee.InterfaceError("database not bound yet")
-                with db.atomic():
-                    LogEntry.insert_many(rows).execute()
+                with database.atomic():
+                    LogEntry.insert_many(rows).execute(database)
                 break
             except (peewee.OperationalError, peewee.InterfaceError) as error:
                 if attempt == WRITE_RETRIES:
@@ -134,8 +136,8 @@ class LogSink:
                 self._drop(rows, error)
                 return
             finally:
-                if db.obj is not None and not isinstance(db.obj, peewee.SqliteDatabase) and not db.is_closed():
-                    db.close()  # PostgreSQL: give the connection back to the pool between batches
+                if database is not None and not isinstance(database, peewee.SqliteDatabase) and not database.is_closed():
+                    database.close()  # PostgreSQL: give the connection back to the pool between batches
         for callback in self.on_written:
             try:
                 callback(rows)
