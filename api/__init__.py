@@ -20,6 +20,7 @@ from api.cli import register_cli
 from api.errors import register_error_handlers
 from api.extensions import REDIS_KEY, SETTINGS_KEY
 from api.ids import init_ids
+from api.metrics import init_metrics
 from api.openapi import init_openapi
 from api.ratelimit import init_rate_limits
 from config import Section, load_settings, secret
@@ -79,6 +80,7 @@ def create_app(settings: Section | None = None) -> Flask:
     init_jwt(app, settings)
     init_rate_limits(app, settings)
     init_audit(app)
+    init_metrics(app)
     if settings.cors.origins:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors.origins)}},
              expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])

@@ -30,6 +30,7 @@ from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter
+from workers.telemetry import count_jobs
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -56,7 +57,7 @@ class WorkerRuntime:
         self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
-        self.bookkeeper = Bookkeeper()
+        self.bookkeeper = Bookkeeper(on_records=lambda records: count_jobs(self.redis, settings, records))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
