@@ -46,6 +46,7 @@ BLUEPRINTS = [
     "api.sessions.routes:blp",
     "api.proxy.routes:blp",
     "api.logs.routes:blp",
+    "api.monitoring.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"
