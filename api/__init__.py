@@ -47,6 +47,7 @@ BLUEPRINTS = [
     "api.proxy.routes:blp",
     "api.logs.routes:blp",
     "api.monitoring.routes:blp",
+    "api.events.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"

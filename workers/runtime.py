@@ -19,7 +19,7 @@ import psutil
 import redis
 
 from config import Section
-from jobs import registry, stream
+from jobs import live_events, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
 from jobs.keys import cancel_key, lease_key, live_key
@@ -30,7 +30,7 @@ from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter
-from workers.telemetry import count_jobs
+from workers.telemetry import record_finished
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -57,7 +57,7 @@ class WorkerRuntime:
         self.broker = self.jobs.broker
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
-        self.bookkeeper = Bookkeeper(on_records=lambda records: count_jobs(self.redis, settings, records))
+        self.bookkeeper = Bookkeeper(on_records=lambda records: record_finished(self.redis, settings, records))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -148,13 +148,24 @@ class WorkerRuntime:
             fields.setdefault("owner_worker", self.id)
             fields["updated_at"] = utcnow()
             self.bookkeeper.write(lambda: Tool.update(**fields).where(Tool.id == tool_id).execute())
+            if "status" in fields:
+                self._publish_live("tool_status", {"status": fields["status"], "error": fields.get("last_error")}, tool_id)
         return report
 
     def _logger(self, tool_id: int):
         def log_line(level: str, source: str, message: str):
             self.bookkeeper.write(lambda: LogEntry.create(
                 category="mcp", level=level, tool_id=tool_id, source=source, message=message[:10000]))
+            self._publish_live("log", {"kind": "mcp", "level": level, "source": source, "message": message[:10000]},
+                               tool_id)
         return log_line
+
+    def _publish_live(self, kind: str, data: dict, tool_id: int | None) -> None:
+        """A live event (jobs.live_events); never fails the work that reported it."""
+        try:
+            live_events.publish(self.redis, self.settings, kind, data, tool_id)
+        except redis.RedisError as error:
+            log.warning("event=live_event.publish_failed kind=%s error=%r", kind, str(error))
 
     # -- cancellation -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import logging
 import redis
 
 from config import Section
-from jobs import telemetry
+from jobs import live_events, telemetry
 from workers.history import JobRecord
 
 log = logging.getLogger("mcps.worker.telemetry")
@@ -28,3 +28,14 @@ def count_jobs(client: redis.Redis, settings: Section, records: list[JobRecord])
         telemetry.add(client, settings, telemetry.job_increments(finished))
     except redis.RedisError as error:  # a missed count, never a missed task row
         log.warning("event=telemetry.count_failed jobs=%d error=%r", len(records), str(error))
+
+
+def record_finished(client: redis.Redis, settings: Section, records: list[JobRecord]) -> None:
+    """After the bookkeeper wrote a batch: count the jobs and tell the live events they finished."""
+    count_jobs(client, settings, records)
+    try:
+        live_events.publish_many(client, settings, [
+            live_events.encode("task", {"id": r.job["id"], "kind": r.job["kind"], "status": outcome(r)},
+                               r.job.get("tool_id"), r.job.get("user_id")) for r in records])
+    except redis.RedisError as error:
+        log.warning("event=live_event.publish_failed jobs=%d error=%r", len(records), str(error))
