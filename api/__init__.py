@@ -12,6 +12,7 @@ import time
 from flask import Flask
 from flask_cors import CORS
 
+from api.audit import init_audit
 from api.auth.passwords import HASHER_KEY, make_hasher
 from api.auth.tokens import init_jwt
 from api.bodies import init_bodies
@@ -19,6 +20,7 @@ from api.cli import register_cli
 from api.errors import register_error_handlers
 from api.extensions import LIVE_SETTINGS_KEY, REDIS_KEY, SETTINGS_KEY
 from api.ids import init_ids
+from api.metrics import init_metrics
 from api.openapi import init_openapi
 from api.ratelimit import init_rate_limits
 from config import Section, load_settings, secret
@@ -49,6 +51,9 @@ BLUEPRINTS = [
     "api.calls.routes:blp",
     "api.sessions.routes:blp",
     "api.proxy.routes:blp",
+    "api.logs.routes:blp",
+    "api.monitoring.routes:blp",
+    "api.events.routes:blp",
 ]
 STARTED_AT_KEY = "mcps.started_at"
 MIGRATIONS_KEY = "mcps.migrations_applied"
@@ -84,6 +89,8 @@ def create_app(settings: Section | None = None) -> Flask:
     api = init_openapi(app, VERSION)
     init_jwt(app, settings)
     init_rate_limits(app, settings)
+    init_audit(app)
+    init_metrics(app)
     if settings.cors.origins:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors.origins)}},
              expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])

@@ -8,3 +8,21 @@ THREADS_KEY = "MCPS_SERVER_THREADS"
 
 def post_worker_init(worker) -> None:
     worker.wsgi.config[THREADS_KEY] = worker.cfg.threads
+
+
+def post_fork(server, worker) -> None:
+    # The app was built in the master (--preload): each worker's own start and exit are platform events.
+    import logging
+
+    from models.log_sink import SYSTEM
+
+    logging.getLogger("mcps.process").info("event=process.started process=web-worker pid=%d", worker.pid, extra=SYSTEM)
+
+
+def worker_exit(server, worker) -> None:
+    import logging
+
+    from models.log_sink import SYSTEM, log_sink
+
+    logging.getLogger("mcps.process").info("event=process.stopped process=web-worker pid=%d", worker.pid, extra=SYSTEM)
+    log_sink.flush(2)

@@ -30,7 +30,10 @@ SEED_ENV_ALIASES = {
     "ACCESS_TOKEN_EXPIRE_MINUTES": "security.access_token_minutes",
     "MCP_TIMEOUT": "mcp.tools.call_timeout_s",
     "BACKUP_DIR": "data.backup.dir",
+    "LOG_DIR": "logging.dir",
 }
+LOG_FORMATS = ("keyvalue", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MCP_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -151,6 +154,8 @@ def _resolve_paths(values: dict) -> None:
     if not data_dir.is_absolute():
         data_dir = Path(__file__).resolve().parent.parent / data_dir
     values["app"]["data_dir"] = str(data_dir)
+    if not values["logging"]["dir"]:
+        values["logging"]["dir"] = str(data_dir / "logs")
     if not values["database"]["url"]:
         values["database"]["url"] = f"sqlite:///{data_dir / 'mcps.db'}"
     values["redis"]["embedded"] = not values["redis"]["url"]
@@ -172,6 +177,12 @@ def _check(values: dict) -> None:
                 raise ConfigError(
                     f"security.{key}: production needs a secret of at least "
                     f"{security['min_secret_length']} characters (set MCPS_SECURITY__{key.upper()})")
+    logging_values = values["logging"]
+    if logging_values["format"] not in LOG_FORMATS:
+        raise ConfigError(f"logging.format: must be one of {', '.join(LOG_FORMATS)}, got {logging_values['format']!r}")
+    for key in ("level", "database_level"):
+        if str(logging_values[key]).upper() not in LOG_LEVELS:
+            raise ConfigError(f"logging.{key}: must be one of {', '.join(LOG_LEVELS)}, got {logging_values[key]!r}")
     page = values["pagination"]
     if not 1 <= page["default_page_size"] <= page["max_page_size"]:
         raise ConfigError("pagination.default_page_size: must be between 1 and pagination.max_page_size")

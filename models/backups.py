@@ -16,6 +16,7 @@ from pathlib import Path
 
 from config import Section
 from config.files import ensure_private_dir
+from models.log_sink import SYSTEM
 
 log = logging.getLogger("mcps.backups")
 
@@ -100,7 +101,7 @@ def backup_path(settings: Section, name: str) -> BackupFile:
 def delete_backup(settings: Section, name: str) -> None:
     backup = backup_path(settings, name)
     backup.path.unlink()
-    log.info("event=backup.deleted name=%s", backup.name)
+    log.info("event=backup.deleted name=%s", backup.name, extra=SYSTEM)
 
 
 def prune(settings: Section, now: datetime | None = None) -> list[str]:

@@ -27,6 +27,7 @@ from config import Section
 from config.files import ensure_private_dir, ensure_private_file
 from models.backups import BackupError, BackupRefused, backup_dir, backup_path, describe, new_name, prune, temp_dir
 from models.base import open_database
+from models.log_sink import SYSTEM
 
 log = logging.getLogger("mcps.backups")
 CHUNK = 1024 * 1024
@@ -57,7 +58,7 @@ def create_backup(settings: Section) -> dict:
     backup = describe(target)
     pruned = prune(settings)
     log.info("event=backup.created name=%s engine=%s bytes=%d duration_ms=%d pruned=%d", name, engine,
-             backup.size_bytes, (time.monotonic() - started) * 1000, len(pruned))
+             backup.size_bytes, (time.monotonic() - started) * 1000, len(pruned), extra=SYSTEM)
     return {"backup": {**backup.as_dict(), "created_at": backup.created_at.isoformat()}, "pruned": pruned}
 
 
@@ -73,7 +74,7 @@ def restore_backup(settings: Section, name: str) -> dict:
     else:
         _psql_restore(settings, backup.path, backup.compressed)
     log.warning("event=backup.restored name=%s engine=%s duration_ms=%d", name, engine,
-                (time.monotonic() - started) * 1000)
+                (time.monotonic() - started) * 1000, extra=SYSTEM)
     return {"restored": name, "engine": engine}
 
 

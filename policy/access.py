@@ -158,3 +158,29 @@ def may_open_session(user: User, session_owner_id: int) -> bool:
 def may_see_message(api_key: ApiKey | None, message_tool_id: int | None) -> bool:
     """A message (one call: arguments and result) is visible to a key whose scope holds its tool."""
     return in_scope(api_key, message_tool_id)
+
+
+# -- logs ---------------------------------------------------------------------------------------------
+
+AUDIT_KIND = "operations"
+
+
+def may_read_audit(user: User, api_key: ApiKey | None) -> bool:
+    """The audit trail (operations entries: who did what, from where) is the admins'; a scoped key's
+    admin reads only entries of its tools."""
+    return user.is_active and has_role(user, "admin")
+
+
+def may_see_log(user: User, api_key: ApiKey | None, kind: str, tool_id: int | None) -> bool:
+    """A log entry (stored, or a live log line): a tool's entries to whoever may see the tool; platform
+    entries (no tool) to every user but not to a key scoped to some tools; audit entries only to admins."""
+    if kind == AUDIT_KIND and not may_read_audit(user, api_key):
+        return False
+    if tool_id is None:
+        return user.is_active and has_role(user, "viewer") and scope_of(api_key) is None
+    return may_see_tool(user, api_key, tool_id)
+
+
+def may_delete_logs(user: User) -> bool:
+    """Delete or clear log entries (never audit entries: no one may, through the API)."""
+    return user.is_active and has_role(user, "admin")

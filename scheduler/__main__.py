@@ -8,6 +8,7 @@ import sys
 import redis
 
 from config import load_settings
+from models.log_sink import setup_process_logging
 from models import bind_database
 from scheduler.jobs import periodic_jobs
 from scheduler.runner import PeriodicScheduler
@@ -20,7 +21,7 @@ REDIS_START_TIMEOUT_S = 30.0
 
 def main() -> int:
     settings = load_settings()
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_process_logging(settings, "scheduler")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
 
     # A Redis call must not outlive the leader's trust in its lock (a third of the TTL).

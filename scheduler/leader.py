@@ -18,6 +18,7 @@ import redis
 
 from config import Section
 from jobs.keys import key
+from models.log_sink import SYSTEM
 
 log = logging.getLogger("mcps.scheduler")
 
@@ -94,7 +95,7 @@ class LeaderElection(threading.Thread):
             if leading != self._leading:
                 self._leading = leading
                 log.info("event=scheduler.%s id=%s", "leader_elected" if leading else "leader_lost",
-                         self.lock.holder_id)
+                         self.lock.holder_id, extra=SYSTEM)
                 if leading and self.on_elected is not None:
                     self.on_elected()
             self._stopped.wait(self.interval_s)
@@ -110,4 +111,4 @@ class LeaderElection(threading.Thread):
             log.warning("event=scheduler.release_failed id=%s error=%r", self.lock.holder_id, str(error))
         if self._leading:
             self._leading = False
-            log.info("event=scheduler.leader_resigned id=%s", self.lock.holder_id)
+            log.info("event=scheduler.leader_resigned id=%s", self.lock.holder_id, extra=SYSTEM)

@@ -2,11 +2,12 @@
 (`dramatiq workers.main:setup --processes 1`) under a supervisor that starts again any that dies and exits
 only on a stop signal (see workers/supervisor.py). Extra arguments are passed on to each Dramatiq child.
 """
-import logging
 import signal
 import sys
 
 from config import load_settings
+from models import bind_database
+from models.log_sink import setup_process_logging
 from workers.supervisor import WorkerSupervisor
 
 SHUTDOWN_TIMEOUT_MS = 20000  # how long a worker process lets its running jobs finish on SIGTERM
@@ -19,7 +20,8 @@ def dramatiq_argv(threads: int, extra: list[str]) -> list[str]:
 
 def main() -> int:
     settings = load_settings()
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_process_logging(settings, "supervisor")
+    bind_database(settings)  # its events (a worker process lost) are stored as system log entries
     worker = settings.mcp.worker
     supervisor = WorkerSupervisor(dramatiq_argv(worker.threads, sys.argv[1:]), worker.processes)
     for signum in (signal.SIGTERM, signal.SIGINT):

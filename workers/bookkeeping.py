@@ -27,8 +27,10 @@ UNAVAILABLE_RETRIES = 10  # 0.2 s doubling to 10 s: about a minute in all
 
 
 class Bookkeeper:
-    def __init__(self, auto_session: Callable[[], bool] = lambda: True):
+    def __init__(self, auto_session: Callable[[], bool] = lambda: True,
+                 on_records: Callable[[list[JobRecord]], None] | None = None):
         self.auto_session = auto_session  # features.auto_session, read at each write (it may change at run time)
+        self.on_records = on_records  # after they are written (the Prometheus counters: workers.telemetry)
         # SimpleQueue: its put is a C call that never blocks (queue.Queue's lock and condition cost the
         # MCP loop, which records every call, a visible share of its CPU)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -69,8 +71,13 @@ class Bookkeeper:
     def _run(self) -> None:
         while True:
             batch = self._next_batch()
-            self._apply([item for item in batch if isinstance(item, JobRecord)],
-                        [item for item in batch if callable(item) and not isinstance(item, threading.Event)])
+            records = [item for item in batch if isinstance(item, JobRecord)]
+            self._apply(records, [item for item in batch if callable(item) and not isinstance(item, threading.Event)])
+            if records and self.on_records is not None:
+                try:
+                    self.on_records(records)
+                except Exception:
+                    log.exception("event=bookkeeping.on_records_failed records=%d", len(records))
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()

@@ -16,6 +16,8 @@ import dramatiq
 from dramatiq.middleware import Middleware, Retries
 
 from config import Section, load_settings, secret
+from jobs import live_events
+from models.log_sink import log_sink, setup_process_logging
 from jobs.connection import redis_client, wait_for_redis
 from jobs.job import ACTOR, LIFECYCLE_QUEUE
 from jobs.keys import broker_namespace
@@ -49,7 +51,7 @@ class RuntimeLifetime(Middleware):
 
 def setup(settings: Section | None = None) -> WorkerBroker:
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_process_logging(settings, "worker")
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     client = redis_client(settings)
     wait_for_redis(client)
@@ -59,6 +61,7 @@ def setup(settings: Section | None = None) -> WorkerBroker:
     database.close()
 
     runtime = WorkerRuntime(settings)
+    log_sink.on_written.append(live_events.sink_publisher(client, settings))
     runner = JobRunner(runtime)
     # Retries are off: calls are at-most-once; lifecycle jobs of a dead worker are re-sent by the reaper.
     broker = WorkerBroker(client=client, namespace=broker_namespace(settings), middleware=[Retries(max_retries=0)],

@@ -14,9 +14,8 @@ from datetime import timedelta
 
 import psutil
 
-from jobs import registry
-from jobs.keys import broker_namespace, live_key
-from jobs.job import LIFECYCLE_QUEUE
+from jobs import registry, telemetry
+from jobs.keys import live_key
 from models import MetricSample, Task, Tool, db, utcnow
 from workers.runtime import WorkerRuntime
 
@@ -60,15 +59,7 @@ def tool_samples(runtime: WorkerRuntime) -> list[dict]:
 
 
 def queue_depths(runtime: WorkerRuntime) -> dict[str, int]:
-    prefix = broker_namespace(runtime.settings)
-    queues = [LIFECYCLE_QUEUE] + [registry.worker_queue(w["id"])
-                                  for w in registry.live_workers(runtime.redis, runtime.settings)]
-    pipe = runtime.redis.pipeline(transaction=False)
-    for queue in queues:
-        pipe.llen(f"{prefix}:{queue}")
-        pipe.llen(f"{prefix}:{queue}.direct")
-    lengths = pipe.execute()
-    return {queue: lengths[2 * i] + lengths[2 * i + 1] for i, queue in enumerate(queues)}
+    return telemetry.queue_depths(runtime.redis, runtime.settings)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -26,6 +26,7 @@ from jobs.events import ErrorType
 from jobs.job import CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job
 from jobs.keys import key
 from models import Task, utcnow
+from models.log_sink import SYSTEM
 
 log = logging.getLogger("mcps.reaper")
 
@@ -117,7 +118,7 @@ def reap(client: redis.Redis, broker: dramatiq.Broker, settings: Section, worker
     drop_queue(client, broker, worker_id)
     registry.forget(client, settings, worker_id)
     log.warning("event=worker.reaped worker=%s killed_pids=%s failed_jobs=%d handed_back=%d",
-                worker_id, json.dumps(killed), failed, handed_back)
+                worker_id, json.dumps(killed), failed, handed_back, extra=SYSTEM)
     return {"killed": killed, "failed_jobs": failed, "handed_back": handed_back}
 
 

@@ -19,7 +19,7 @@ import psutil
 import redis
 
 from config import Section
-from jobs import notices, registry, stream
+from jobs import live_events, notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
 from jobs.keys import cancel_key, config_generation_key, lease_key, live_key, resource_subscribers_key
@@ -31,6 +31,7 @@ from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter
+from workers.telemetry import record_finished
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -61,7 +62,8 @@ class WorkerRuntime:
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self._sessions_lock = threading.Lock()
-        self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session)
+        self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session,
+                                     on_records=lambda records: record_finished(self.redis, settings, records))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -186,6 +188,8 @@ class WorkerRuntime:
             if reason is not None:
                 announced["status"] = fields.get("status", announced["status"])
                 self.bookkeeper.after_commit(lambda: self._announce_tool_change(tool_id, reason))
+            if "status" in fields:
+                self._publish_live("tool_status", {"status": fields["status"], "error": fields.get("last_error")}, tool_id)
         return report
 
     def _announce_tool_change(self, tool_id: int, reason: str) -> None:
@@ -218,7 +222,16 @@ class WorkerRuntime:
         def log_line(level: str, source: str, message: str):
             self.bookkeeper.write(lambda: LogEntry.create(
                 category="mcp", level=level, tool_id=tool_id, source=source, message=message[:10000]))
+            self._publish_live("log", {"kind": "mcp", "level": level, "source": source, "message": message[:10000]},
+                               tool_id)
         return log_line
+
+    def _publish_live(self, kind: str, data: dict, tool_id: int | None) -> None:
+        """A live event (jobs.live_events); never fails the work that reported it."""
+        try:
+            live_events.publish(self.redis, self.settings, kind, data, tool_id)
+        except redis.RedisError as error:
+            log.warning("event=live_event.publish_failed kind=%s error=%r", kind, str(error))
 
     # -- cancellation -----------------------------------------------------------------------------
 

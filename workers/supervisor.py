@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from models.log_sink import SYSTEM
+
 log = logging.getLogger("mcps.worker.supervisor")
 
 PR_SET_PDEATHSIG = 1
@@ -100,7 +102,7 @@ class WorkerSupervisor:
         delay = restart_delay(max(slot.quick_exits, 1))
         slot.start_after = now + delay
         log.warning("event=worker.process_exited slot=%d pid=%d rc=%s restart_in_s=%.1f",
-                    slot.index, process.pid, process.returncode, delay)
+                    slot.index, process.pid, process.returncode, delay, extra=SYSTEM)
 
     def _stop_children(self) -> int:
         running = [slot.process for slot in self.slots if slot.process and slot.process.poll() is None]

@@ -8,6 +8,7 @@ import os
 import sys
 
 from config import load_settings
+from models.log_sink import setup_process_logging
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.mcp_proxy.app import create_app
 
     settings = load_settings()
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_process_logging(settings, "proxy")
     host = args.host or settings.mcp.proxy.host
     port = args.port or settings.mcp.proxy.port
     logging.getLogger("mcps.proxy").info("event=proxy.listening host=%s port=%s", host, port)

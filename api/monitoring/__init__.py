@@ -1,0 +1,1 @@
+"""/api/v1/monitoring: metric time series and the overview page's data (alerts live in their own module)."""

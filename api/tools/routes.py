@@ -176,7 +176,9 @@ class ToolByRef(MethodView):
             Tool.delete().where(Tool.id == tool.id).execute()
             policy.forget_tool(tool.id)  # its id may be given to the next tool: no key may keep it
             forget_tool_in_virtual_servers(tool.id)  # nor a virtual server
-            # Its log goes with it: SQLite hands a deleted highest id to the next tool created.
+            # Its log goes with it: SQLite hands a deleted highest id to the next tool created. The audit
+            # trail stays, no longer pointing at the id (its entries name the tool in their target).
+            LogEntry.update(tool_id=None).where((LogEntry.tool_id == tool.id) & (LogEntry.source == "audit")).execute()
             LogEntry.delete().where(LogEntry.tool_id == tool.id).execute()
             LogEntry.create(category="operations", level="INFO", user_id=user.id, source="api",
                             message=f"tool {tool.name} (id {tool.id}) deleted by {user.username}")
@@ -279,7 +281,8 @@ class ToolLogs(MethodView):
     def get(self, args, tool_ref):
         """The tool's stderr and lifecycle events (paginated, oldest first; `tail` for the last lines)"""
         tool = find_tool(tool_ref)
-        query = LogEntry.select().where(LogEntry.tool_id == tool.id)
+        # The audit trail of writes to the tool is read at /logs/operations (admins), not here.
+        query = LogEntry.select().where((LogEntry.tool_id == tool.id) & (LogEntry.source != "audit"))
         if "source" in args:
             query = query.where(LogEntry.source == args["source"])
         if "level" in args:

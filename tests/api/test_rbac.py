@@ -42,6 +42,7 @@ PRIVILEGED_READS = {
     ("GET", "/api/v1/proxy/config"),
     ("GET", "/api/v1/proxy/servers"),
     ("GET", "/api/v1/proxy/servers/<name>"),
+    ("GET", "/api/v1/logs/operations"),  # admins: the audit trail
 }
 # The MCP front door's management endpoints (seed paths under both prefixes) and the role each needs.
 PROXY_ENDPOINTS = {

@@ -1,0 +1,1 @@
+"""/api/v1/events (SSE) and /api/v1/ws (WebSocket): the platform's live events (jobs.live_events)."""

@@ -1,0 +1,1 @@
+"""/api/v1/logs: the platform's log entries (system, operations = the audit trail, mcp)."""
