@@ -2,6 +2,7 @@
 fixtures (`start_proxy`, `api_key`, `make_api_key`, `serve_tool`) are in tests/api/conftest.py."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -61,3 +62,19 @@ async def connect_sse(url: str, key: str):
     """An SDK client over the legacy HTTP+SSE transport (`mcp.client.sse`)."""
     async with Client(sse_client(url, headers={"X-API-Key": key}, sse_read_timeout=30), mode="legacy") as client:
         yield client
+
+
+def post(url: str, key: str | None, body, **headers) -> httpx2.Response:
+    auth = {"Authorization": f"Bearer {key}"} if key else {}
+    content = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return httpx2.post(url, content=content, headers={"Content-Type": "application/json",
+                                                      "Accept": "application/json, text/event-stream",
+                                                      **auth, **headers}, timeout=10)
+
+
+def initialize(url: str, key: str) -> str:
+    response = post(url, key, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["protocolVersion"] == LEGACY
+    return response.headers["mcp-session-id"]

@@ -7,7 +7,7 @@ import time
 
 import websocket
 
-from models import Tool
+
 from tests.api.conftest import LOGIN, PASSWORD
 from tests.api.e2e import create_tool, start_tool, stdio_body
 from tests.harness import wait_for

@@ -23,7 +23,7 @@ from api.mcp_proxy.methods import LIST_MAX_AGE_S
 from api.users.accounts import create_user
 from models import Task, Tool
 from policy import access as policy
-from tests.api.proxies import LEGACY, MODERN, connect
+from tests.api.proxies import LEGACY, MODERN, connect, initialize, post
 from tests.harness import ROOT, SERVERS, make_stdio_tool, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -94,22 +94,6 @@ def start_tool(start_worker, run_job):
 
 def text_of(result) -> str:
     return result.content[0].text
-
-
-def post(url: str, key: str | None, body, **headers) -> httpx2.Response:
-    auth = {"Authorization": f"Bearer {key}"} if key else {}
-    content = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return httpx2.post(url, content=content, headers={"Content-Type": "application/json",
-                                                      "Accept": "application/json, text/event-stream",
-                                                      **auth, **headers}, timeout=10)
-
-
-def initialize(url: str, key: str) -> str:
-    response = post(url, key, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})
-    assert response.status_code == 200, response.text
-    assert response.json()["result"]["protocolVersion"] == LEGACY
-    return response.headers["mcp-session-id"]
 
 
 # -- auth and the wire -------------------------------------------------------------------------

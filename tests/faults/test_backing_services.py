@@ -10,7 +10,7 @@ import pytest
 
 from models import Message, Task, Tool
 from tests.faults.conftest import FAULT_SETTINGS, rest_operator
-from tests.api.test_mcp_proxy import LEGACY, ProxyProcess, initialize, post
+from tests.api.proxies import LEGACY, ProxyProcess, initialize, post
 from tests.harness import make_stdio_tool, wait_for
 from jobs import Job, JobClient, registry
 from jobs.connection import redis_client

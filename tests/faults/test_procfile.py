@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from config import load_settings
-from tests.api.test_mcp_proxy import LEGACY, initialize, post
+from tests.api.proxies import LEGACY, initialize, post
 from tests.harness import ROOT, SERVERS, free_port, listening, wait_for
 from jobs import registry
 from jobs.connection import redis_client

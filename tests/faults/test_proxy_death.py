@@ -14,7 +14,7 @@ from api import create_app
 from api.auth.apikeys import create_api_key
 from api.users.accounts import create_user
 from models import Task
-from tests.api.test_mcp_proxy import LEGACY, ProxyProcess, initialize, post
+from tests.api.proxies import LEGACY, ProxyProcess, connect, initialize, post
 from tests.harness import make_stdio_tool, wait_for
 from jobs import Job, JobClient
 from jobs.connection import redis_client
@@ -104,7 +104,6 @@ def test_given_a_call_through_the_front_door_when_its_worker_is_killed_then_the_
         fault_settings, database, start_workers, start_proxy, tmp_path, mode):
     import anyio
     from mcp.shared.exceptions import MCPError
-    from tests.api.test_mcp_proxy import connect
     from tests.faults.conftest import worker_pid
 
     # Given a worker with a tool, the front door, and a client of each era
