@@ -78,11 +78,6 @@ def create_app(settings: Section | None = None) -> Flask:
     app.extensions[MIGRATIONS_KEY] = upgrade(database)
     if app.extensions[MIGRATIONS_KEY]:
         log.info("event=db.migrated migrations=%s", ",".join(app.extensions[MIGRATIONS_KEY]))
-    database.close()
-    if isinstance(database, PooledDatabase):
-        # Under `gunicorn --preload` the app is built once and forked: a pooled connection kept from the
-        # migration would be shared by every web process.
-        database.close_idle()
     app.teardown_appcontext(_close_database)
 
     register_error_handlers(app)
@@ -99,6 +94,11 @@ def create_app(settings: Section | None = None) -> Flask:
         blueprint = getattr(importlib.import_module(module_name), attribute)
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
     register_cli(app)
+    database.close()
+    if isinstance(database, PooledDatabase):
+        # Under `gunicorn --preload` the app is built once and forked: a pooled connection kept from the
+        # migration (or anything else the set-up read) would be shared by every web process.
+        database.close_idle()
     return app
 
 

@@ -57,10 +57,15 @@ class ResultWait:
     def take(self, received: list[tuple[str, dict]]) -> dict | None:
         """The final event among `received`, if there (or the first input request, when stopping at those)."""
         for entry_id, event in received:
-            self.after = entry_id
+            self.note(entry_id, event)
             if events.is_final(event) or (self.stop_at_input and events.is_input_request(event)):
                 return event
         return None
+
+    def note(self, entry_id: str, event: dict) -> None:
+        self.after = entry_id
+        if event.get("type") == events.HANDED_BACK:  # another worker will run it: its first one's fate is moot
+            self.worker_id = None
 
     def should_check_worker(self, received: list) -> bool:
         return not received and self.worker_id is not None
@@ -114,7 +119,8 @@ class JobClient:
             final = wait.take(received)
             if final is not None:
                 return final
-            if wait.should_check_worker(received) and not registry.is_alive(self.redis, self.settings, wait.worker_id):
+            if wait.should_check_worker(received) and not registry.is_alive(self.redis, self.settings, wait.worker_id) \
+                    and not stream.read(self.redis, self.settings, wait.job_id, wait.after):  # (handed back just now?)
                 final = events.worker_lost()
                 stream.publish_now(self.redis, self.settings, wait.job_id, final)
                 return final
@@ -178,14 +184,13 @@ class AsyncJobClient:
     async def _steps(self, wait: ResultWait, received: list, every_event: bool):
         while True:
             for entry_id, event in received:
-                wait.after = entry_id
+                wait.note(entry_id, event)
                 if every_event or events.is_final(event) or events.is_input_request(event):
                     yield entry_id, event
                 if events.is_final(event):
                     return
             received = await stream.aread(self.redis, self.settings, wait.job_id, wait.after, wait.next_block_ms())
-            if wait.should_check_worker(received) and not await self.redis.exists(
-                    worker_key(self.settings, wait.worker_id)):
+            if wait.should_check_worker(received) and not await self._still_answered(wait):
                 yield wait.after, await self._worker_lost(wait.job_id)
                 return
 
@@ -195,9 +200,13 @@ class AsyncJobClient:
             final = wait.take(received)
             if final is not None:
                 return final
-            if wait.should_check_worker(received) and not await self.redis.exists(
-                    worker_key(self.settings, wait.worker_id)):
+            if wait.should_check_worker(received) and not await self._still_answered(wait):
                 return await self._worker_lost(wait.job_id)
+
+    async def _still_answered(self, wait: ResultWait) -> bool:
+        """Its worker is alive, or handed the job back an instant before leaving (the event is there)."""
+        return bool(await self.redis.exists(worker_key(self.settings, wait.worker_id))
+                    or await stream.aread(self.redis, self.settings, wait.job_id, wait.after))
 
     async def _worker_lost(self, job_id: str) -> dict:
         final = events.worker_lost()

@@ -14,6 +14,7 @@ FINAL = "result"  # the type of the final event; everything before it is progres
 PROGRESS = "progress"
 LOG = "log"
 INPUT_REQUEST = "input_request"
+HANDED_BACK = "handed_back"  # a leaving worker passed the job on unstarted: it no longer answers for it
 
 
 class ErrorType(str, enum.Enum):
@@ -112,6 +113,10 @@ def input_request(request_id: str, method: str, params: dict, **extra) -> dict:
 
 def is_input_request(event: dict) -> bool:
     return event.get("type") == INPUT_REQUEST
+
+
+def handed_back(worker_id: str) -> dict:
+    return {"type": HANDED_BACK, "worker": worker_id}
 
 
 def is_final(event: dict) -> bool:

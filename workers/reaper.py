@@ -49,12 +49,15 @@ def kill_process_groups(run_dir: Path) -> list[int]:
     return killed
 
 
-def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: str, record_failure) -> tuple[int, int]:
+def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: str, record_failure,
+                     leaving: bool = False) -> tuple[int, int]:
     """Jobs still waiting in a worker's own queue were never started. Lifecycle and maintenance jobs go to the
-    shared lifecycle queue (whose worker claims the tool if nobody owns it any more). Calls are failed with
-    worker_lost instead: their callers wait on the dead (or leaving) worker, and once its heartbeat key is gone
-    they read worker_lost themselves, so a call run elsewhere afterwards would be one its caller was told was
-    lost (and may send again). Returns (handed back, failed)."""
+    shared lifecycle queue (whose worker claims the tool if nobody owns it any more). Calls of a dead worker
+    are failed with worker_lost instead: their callers wait on it, and once its heartbeat key is gone they
+    read worker_lost themselves, so a call run elsewhere afterwards would be one its caller was told was lost
+    (and may send again). A worker `leaving` gracefully is still alive: it tells each call's caller that the
+    call moved (a handed_back event) before its heartbeat goes, and passes the calls on too.
+    Returns (handed back, failed)."""
     direct = broker.direct_key(registry.worker_queue(worker_id))
     jobs = JobClient(broker, client, settings)
     moved = failed = 0
@@ -62,7 +65,9 @@ def hand_back_queued(client: redis.Redis, broker, settings: Section, worker_id: 
         job = dramatiq.Message.decode(raw).args[0]
         if job.get("kind") == CANCEL_KIND:
             continue
-        if job.get("kind") in CALL_KINDS:
+        if job.get("kind") in CALL_KINDS and leaving:
+            stream.publish_now(client, settings, job["id"], events.handed_back(worker_id))
+        elif job.get("kind") in CALL_KINDS:
             if not stream.final_event(client, settings, job["id"]):
                 event = events.failed(ErrorType.WORKER_LOST, f"worker {worker_id} went away before it started "
                                                              "this call; it was not run")

@@ -102,7 +102,8 @@ class WorkerRuntime:
         try:
             for tool_id in tools:
                 self.leases.release(tool_id, self.id)
-            moved, _ = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id, self._record_lost_job)
+            moved, _ = reaper.hand_back_queued(self.redis, self.broker, self.settings, self.id, self._record_lost_job,
+                                               leaving=True)
             self.redis.delete(registry.worker_key(self.settings, self.id))
             registry.forget(self.redis, self.settings, self.id)
             reaper.drop_queue(self.redis, self.broker, self.id)
@@ -140,6 +141,7 @@ class WorkerRuntime:
                                       on_resource_updated=self._resource_announcer(tool.id),
                                       subscriptions=self._load_subscriptions(tool.id),
                                       save_subscriptions=self._subscription_saver(tool.id))
+                session.report.reporting["session"] = session
                 self.sessions[tool.id] = session
             self.on_loop(self._ensure_started(session))  # inside: a session not started yet reads as done
         # A little longer than the session's own start timeout, so that its reason is what the caller reads.
@@ -176,8 +178,14 @@ class WorkerRuntime:
 
     def _reporter(self, tool_id: int):
         announced = {"status": None}
+        reporting: dict = {}  # {"session": the session these reports come from}, filled in once it exists
 
         def report(**fields):
+            current = self.sessions.get(tool_id)
+            if current is not None and reporting.get("session") not in (None, current):
+                # A replaced session (a restart whose old server took long to stop) must not write over its
+                # successor's row: its late STOPPED read as "the tool stopped" while the new one ran.
+                return
             if "started_at" in fields and isinstance(fields["started_at"], float):
                 fields["started_at"] = _utc(fields["started_at"])
             fields.setdefault("owner_worker", self.id)
@@ -190,6 +198,7 @@ class WorkerRuntime:
                 self.bookkeeper.after_commit(lambda: self._announce_tool_change(tool_id, reason))
             if "status" in fields:
                 self._publish_live("tool_status", {"status": fields["status"], "error": fields.get("last_error")}, tool_id)
+        report.reporting = reporting
         return report
 
     def _announce_tool_change(self, tool_id: int, reason: str) -> None:

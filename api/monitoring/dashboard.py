@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import peewee
 
-from models import MetricSample, Task, Tool, db, utcnow
+from models import MetricSample, Task, Tool, utcnow
+from models.alerts import Alert
 from models.tools import STATUSES
 
 OPEN_ALERTS_LIMIT = 50
-CLOSED_ALERT_STATUSES = ("resolved", "closed", "acknowledged")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -63,14 +63,9 @@ def host_load() -> dict | None:
 
 
 def open_alerts() -> list[dict]:
-    if not db.table_exists("alert"):
-        return []
-    columns = {column.name for column in db.get_columns("alert")}
-    sql = "SELECT * FROM alert"
-    if "status" in columns:
-        sql += " WHERE status NOT IN (%s)" % ", ".join(f"'{status}'" for status in CLOSED_ALERT_STATUSES)
-    sql += f" ORDER BY id DESC LIMIT {OPEN_ALERTS_LIMIT}" if "id" in columns else f" LIMIT {OPEN_ALERTS_LIMIT}"
-    cursor = db.execute_sql(sql)
-    names = [description[0] for description in cursor.description]
-    return [{name: (value.isoformat() if hasattr(value, "isoformat") else value) for name, value in zip(names, row)}
-            for row in cursor.fetchall()]
+    """The firing alerts (models.alerts), newest first."""
+    alerts = Alert.select().where(Alert.status == "firing").order_by(Alert.id.desc()).limit(OPEN_ALERTS_LIMIT)
+    return [{"id": alert.id, "status": alert.status, "severity": alert.severity, "rule": alert.rule_name,
+             "subject": alert.subject, "message": alert.message, "value": alert.value,
+             "fired_at": alert.fired_at.isoformat(), "acknowledged": alert.acknowledged_at is not None}
+            for alert in alerts]

@@ -54,11 +54,11 @@ def test_given_samples_when_reading_a_series_then_points_average_each_step(clien
     assert client.get(f"{MONITORING}/metrics", headers=viewer, query_string={"step": 0}).status_code == 422
 
 
-def test_given_an_alert_table_when_reading_the_dashboard_then_open_alerts_are_listed(client, viewer, database):
-    # Given the alerts module's table (made by another branch; its shape is only partly known here)
-    db.execute_sql("CREATE TABLE alert (id INTEGER PRIMARY KEY, status VARCHAR(16), message TEXT)")
-    db.execute_sql("INSERT INTO alert (status, message) VALUES ('open', 'cpu 95%'), ('resolved', 'disk')")
+def test_given_alerts_when_reading_the_dashboard_then_the_firing_ones_are_listed(client, viewer, database):
+    from models.alerts import Alert
+    Alert.create(rule_name="cpu", subject="host", status="firing", message="cpu 95%")
+    Alert.create(rule_name="disk", subject="host", status="resolved", message="disk")
 
     body = client.get(f"{MONITORING}/dashboard", headers=viewer).json
 
-    assert [(a["status"], a["message"]) for a in body["alerts"]] == [("open", "cpu 95%")]
+    assert [(a["status"], a["message"]) for a in body["alerts"]] == [("firing", "cpu 95%")]

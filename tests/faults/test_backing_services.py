@@ -100,13 +100,14 @@ def test_given_traffic_when_redis_stops_and_comes_back_empty_then_503_meanwhile_
     assert response.json["content"][0]["text"] == "after"
     assert Tool.get_by_id(tool.id).pid == pid
     assert all(worker.process.poll() is None for worker in workers)
-    # and lifecycle jobs too (the shared queue's consumer is back)
-    other = make_stdio_tool("other", "legacy_server.py")
-    started = client.post(f"/api/v1/tools/{other.id}/start?wait=true", headers=headers)
-    assert started.status_code == 200, started.json
     # and the front door (a new handshake: the sessions were in the Redis that lost everything)
     assert "after" in wait_for(lambda: (r := proxy_call(proxy, key, "after")).status_code == 200
                                and "result" in r.json() and r, timeout=10).text
+    # and lifecycle jobs too (the shared queue's consumer is back; this server's `echo` is named
+    # `other__echo` by the front door from now on, so it starts after the front door's check)
+    other = make_stdio_tool("other", "legacy_server.py")
+    started = client.post(f"/api/v1/tools/{other.id}/start?wait=true", headers=headers)
+    assert started.status_code == 200, started.json
     # and the health check is green again
     wait_for(lambda: client.get("/api/v1/system/health").json["status"] == "ok", timeout=10)
     # and the call that was in flight ran once; its task row was written when it ended
