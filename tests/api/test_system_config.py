@@ -58,8 +58,10 @@ def test_given_a_change_then_stored_applied_here_audited_and_put_resets_it(clien
         assert changed.json["config"]["logging"]["level"] == "WARNING" and root.level == logging.WARNING
         rules = {r["name"]: r for r in client.get("/api/v1/monitoring/alert-rules", headers=admin).json["items"]}
         assert rules["host_cpu"]["threshold"] == 70  # the default rule follows the setting
-        audit = LogEntry.get(LogEntry.category == "operations")
-        assert "monitoring.cpu_alert_percent=70" in audit.message and audit.user_id is not None
+        # (the audit trail also has the request lines of api/audit.py, written off the request's thread)
+        audit = wait_for(lambda: LogEntry.get_or_none((LogEntry.category == "operations") & (
+            LogEntry.message.contains("monitoring.cpu_alert_percent=70"))))
+        assert audit.user_id is not None
 
         reset = client.put(CONFIG, headers=admin, json={"monitoring": {"cpu_alert_percent": 75}})
         assert reset.json["overrides"] == {"monitoring.cpu_alert_percent": 75}
