@@ -358,17 +358,7 @@ class ProxyApp:
         try:
             if first is not None:
                 await send({"type": "http.response.body", "body": wire.sse_event(first), "more_body": True})
-            while not gone.done():
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait((getter, gone), timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    body = wire.sse_event(getter.result())
-                else:
-                    getter.cancel()
-                    body = wire.SSE_PING
-                if gone.done():
-                    break
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await wire.pump_sse(send, queue, gone, KEEPALIVE_S)
         except OSError:
             pass
         finally:

@@ -72,18 +72,8 @@ class SseTransport:
             endpoint = f"{MESSAGES_PATH}?session_id={stream_id}".encode()
             await send({"type": "http.response.body", "body": b"event: endpoint\r\ndata: " + endpoint + b"\r\n\r\n",
                         "more_body": True})
-            while not gone.done():
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait((getter, gone), timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    body = wire.sse_event(getter.result())
-                else:
-                    getter.cancel()
-                    body = wire.SSE_PING
-                    await self.redis.expire(name, STREAM_TTL_S)
-                if gone.done():
-                    break
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await wire.pump_sse(send, queue, gone, KEEPALIVE_S,
+                                on_idle=lambda: self.redis.expire(name, STREAM_TTL_S))
         except OSError:
             pass
         finally:

@@ -9,6 +9,8 @@ checks; the SDK's pure pieces are reused where they fit (`mcp.shared.inbound` fo
 """
 from __future__ import annotations
 
+import asyncio
+
 import json
 from typing import Any
 
@@ -153,3 +155,22 @@ def header(scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+async def pump_sse(send, queue: "asyncio.Queue[dict]", gone: "asyncio.Future", keepalive_s: float,
+                   on_idle=None) -> None:
+    """Send each message put on `queue` as an SSE event until the client is `gone`; a ping (and
+    `on_idle()`, awaited) after every `keepalive_s` of quiet."""
+    while not gone.done():
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait((getter, gone), timeout=keepalive_s, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            body = sse_event(getter.result())
+        else:
+            getter.cancel()
+            body = SSE_PING
+            if on_idle is not None:
+                await on_idle()
+        if gone.done():
+            break
+        await send({"type": "http.response.body", "body": body, "more_body": True})
