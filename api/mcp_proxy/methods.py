@@ -231,16 +231,7 @@ class Methods:
     # -- one job each -----------------------------------------------------------------------------
 
     async def call_tool(self, request: Request) -> dict:
-        name = _string_param(request.params, "name")
-        arguments = request.params.get("arguments") or {}
-        if not isinstance(arguments, dict):
-            raise invalid_params("arguments must be an object")
-        route = await self._route(request, "tool_routes", name)
-        if route is None:
-            raise invalid_params(f"Unknown tool: {name}")
-        backend, original = route
-        return await self.run_job(request, "call", backend, {"tool": original, "arguments": arguments},
-                                  ("tools/call", name))
+        return await self._named_job(request, "tool_routes", "call", "tool", "tools/call", "Unknown tool")
 
     async def read_resource(self, request: Request) -> dict:
         uri = _string_param(request.params, "uri")
@@ -254,16 +245,22 @@ class Methods:
         return await self.run_job(request, "read_resource", backend, {"uri": original}, ("resources/read", uri))
 
     async def get_prompt(self, request: Request) -> dict:
+        return await self._named_job(request, "prompt_routes", "get_prompt", "name", "prompts/get",
+                                     "Unknown prompt")
+
+    async def _named_job(self, request: Request, routes: str, kind: str, name_arg: str, method: str,
+                         unknown: str) -> dict:
+        """tools/call and prompts/get: a name routed to its backend, with an arguments object."""
         name = _string_param(request.params, "name")
         arguments = request.params.get("arguments") or {}
         if not isinstance(arguments, dict):
             raise invalid_params("arguments must be an object")
-        route = await self._route(request, "prompt_routes", name)
+        route = await self._route(request, routes, name)
         if route is None:
-            raise invalid_params(f"Unknown prompt: {name}")
+            raise invalid_params(f"{unknown}: {name}")
         backend, original = route
-        return await self.run_job(request, "get_prompt", backend, {"name": original, "arguments": arguments},
-                                  ("prompts/get", name))
+        return await self.run_job(request, kind, backend, {name_arg: original, "arguments": arguments},
+                                  (method, name))
 
     async def complete(self, request: Request) -> dict:
         ref = request.params.get("ref")
