@@ -356,3 +356,44 @@ def test_given_a_key_scoped_to_another_tool_at_the_front_door_then_that_tool_doe
 
     assert [t["name"] for t in listed] == ["echo"]  # one tool left: no prefix needed
     assert "error" in called.json() and own_endpoint.status_code == 404
+
+
+# -- what runs: only admins set a tool's command, args, env, cwd, URL, headers or transport ------------
+
+WHAT_RUNS = [{"command": "/bin/sh"}, {"args": ["-c", "id"]}, {"env": {"LD_PRELOAD": "/tmp/x.so"}}, {"cwd": "/"},
+             {"url": "http://evil.invalid/mcp"}, {"headers": {"X": "y"}}, {"transport": "streamable_http"}]
+
+
+def test_given_an_operator_or_its_api_key_then_nothing_that_decides_what_runs_can_be_set_anywhere(
+        app, client, make_user, login):
+    # Given a stdio tool, an operator (login and API key) and an admin
+    make_user("olga", "operator")
+    make_user("root", "admin")
+    operator = bearer(login("olga")["access_token"])
+    operator_key = create_key(client, operator)
+    admin = bearer(login("root")["access_token"])
+    assert client.post("/api/v1/tools", headers=admin, json={
+        "name": "t", "transport": "stdio", "command": "uvx", "args": ["mcp-server-time"]}).status_code == 201
+    with app.app_context():
+        before = Tool.get(Tool.name == "t").__data__.copy()
+    document = {"mcpServers": {"t": {"command": "/bin/sh"}, "new": {"command": "/bin/sh", "args": ["-c", "id"]}}}
+    wrong = []
+
+    # When each changes what runs, by update, creation and import (replacing), with either credential
+    for headers in (operator, operator_key):
+        for change in WHAT_RUNS:
+            status = client.put("/api/v1/tools/t", headers=headers, json=change).status_code
+            if status != 403:
+                wrong.append(("PUT", change, status))
+        for path, body in (("/api/v1/tools", {"name": "x", "transport": "stdio", "command": "/bin/sh"}),
+                           ("/api/v1/tools/import?replace=true", document)):
+            status = client.post(path, headers=headers, json=body).status_code
+            if status != 403:
+                wrong.append(("POST", path, status))
+
+    # Then every attempt is a 403 and nothing changed; an admin may do each
+    assert wrong == []
+    with app.app_context():
+        assert Tool.get(Tool.name == "t").__data__ == before and Tool.select().count() == 1
+    assert client.put("/api/v1/tools/t", headers=admin, json={"args": ["mcp-server-git"]}).status_code == 200
+    assert client.post("/api/v1/tools/import?replace=true", headers=admin, json=document).status_code in (200, 201)
