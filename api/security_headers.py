@@ -57,9 +57,6 @@ class SecurityHeadersASGI:
         self._headers = [(name.lower().encode(), value.encode()) for name, value in
                          {**COMMON, "Content-Security-Policy": API_CSP}.items()]
 
-    def __getattr__(self, name):  # the wrapped app's own attributes (e.g. its settings) stay reachable
-        return getattr(self.app, name)
-
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
