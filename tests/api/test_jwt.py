@@ -47,7 +47,7 @@ def forgeries(app, viewer_token: str, admin_id: int) -> dict[str, str]:
         "alg none, no dot": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(as_admin)}",
         "tampered claims": f"{header}.{b64(as_admin)}.{signature}",
         "tampered expiry": f"{header}.{b64({**claims, 'exp': claims['exp'] + 86400})}.{signature}",
-        "HS512 with a guessed key": pyjwt.encode(as_admin, "secret", algorithm="HS512"),
+        "HS512 with a guessed key": pyjwt.encode(as_admin, "secret" * 11, algorithm="HS512"),
         "truncated signature": f"{header}.{payload}.{signature[:-6]}",
         "garbage": "a.b.c",
     }
@@ -64,6 +64,9 @@ def test_given_forged_tokens_then_the_rest_api_refuses_each_with_401(app, client
         for path in (ME, "/api/v1/users"):
             response = client.get(path, headers=bearer(token))
             assert response.status_code == 401 and response.json["code"] == 401, (name, path, response.json)
+        # the WebSocket's own way in: the token in its query string (a browser cannot set headers there)
+        ws = client.get("/api/v1/ws", query_string={"access_token": token}, headers={"Upgrade": "websocket"})
+        assert ws.status_code == 401 and ws.json["code"] == 401, (name, ws.status_code)
     assert client.get(ME, headers=bearer(people["viewer_token"])).json["role"] == "viewer"  # the real one works
 
 
@@ -192,3 +195,15 @@ def test_given_two_api_processes_then_failed_logins_on_either_lock_the_name_on_b
     assert failures == [401, 401, 423]
     assert right_password == [423, 423]
     assert User.get(User.username == "ann").locked_until is not None
+
+
+def test_given_the_default_config_then_the_lockout_comes_at_max_login_attempts_and_names_its_wait(app, client, people):
+    security = app.extensions["mcps.settings"].security
+    assert (security.max_login_attempts, security.lockout_minutes) == (5, 15)  # config/app.yaml's, as documented
+
+    answers = [client.post(LOGIN, json={"username": "vic", "password": f"guess-{n}"})
+               for n in range(security.max_login_attempts)]
+    right = client.post(LOGIN, json={"username": "vic", "password": PASSWORD})
+
+    assert [a.status_code for a in answers] == [401] * (security.max_login_attempts - 1) + [423]
+    assert right.status_code == 423 and 14 * 60 < int(right.headers["Retry-After"]) <= 15 * 60 + 1
