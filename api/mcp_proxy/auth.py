@@ -118,7 +118,8 @@ class Authenticator:
         if payload["exp"] <= time.time():
             raise Unauthorized("token has expired", presented=True)
         # The revocation rule of api.auth.tokens.is_revoked, on its Redis keys.
-        names = [key(self.settings, "jwt", "revoked", payload["jti"]), key(self.settings, "jwt", "version", payload["sub"])]
+        names = [key(self.settings, "jwt", "revoked", payload["jti"]),
+                 key(self.settings, "jwt", "version", payload["sub"])]
         if payload.get("sid"):  # the login, revoked as a whole by logout
             names.append(key(self.settings, "jwt", "revoked_login", payload["sid"]))
         revoked, version, *login_revoked = await self.redis.mget(names)

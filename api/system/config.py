@@ -78,8 +78,8 @@ def masked_dotted(values: dict) -> dict:
 def config_view(**extra) -> dict:
     settings = get_settings()
     return {"config": masked(settings.to_dict()), "runtime_keys": sorted(runtime.RUNTIME_KEYS),
-            "overrides": masked_dotted(stored_overrides()), "generation": current_app.extensions[LIVE_SETTINGS_KEY].generation,
-            **extra}
+            "overrides": masked_dotted(stored_overrides()),
+            "generation": current_app.extensions[LIVE_SETTINGS_KEY].generation, **extra}
 
 
 def wait_for_workers(generation: int) -> list[str]:

@@ -124,7 +124,8 @@ def test_given_secrets_everywhere_then_no_answer_log_export_or_backup_shows_them
             continue
         names = [name for name in ids if f":{name}>" in rule or f"<{name}>" in rule]
         urls = [url] if not names else [
-            rule.replace(f"<id:{names[0]}>", str(value)).replace(f"<{names[0]}>", str(value)) for value in ids[names[0]]]
+            rule.replace(f"<id:{names[0]}>", str(value)).replace(f"<{names[0]}>", str(value))
+            for value in ids[names[0]]]
         for concrete in urls:
             response = client.get(concrete, headers=admin)
             assert response.status_code < 500, (concrete, response.status_code)
