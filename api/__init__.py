@@ -23,6 +23,7 @@ from api.ids import init_ids
 from api.metrics import init_metrics
 from api.openapi import init_openapi
 from api.ratelimit import init_rate_limits
+from api.security_headers import init_security_headers
 from config import Section, load_settings, secret
 from playhouse.pool import PooledDatabase
 
@@ -81,6 +82,7 @@ def create_app(settings: Section | None = None) -> Flask:
     app.teardown_appcontext(_close_database)
 
     register_error_handlers(app)
+    init_security_headers(app, settings)
     api = init_openapi(app, VERSION)
     init_jwt(app, settings)
     init_rate_limits(app, settings)

@@ -15,6 +15,7 @@ from api.errors import http_error_response
 
 ASSETS_URL = "/docs/assets"
 REDOC_DIR = Path(__file__).with_name("static") / "redoc"
+DOCS_DIR = Path(__file__).with_name("static") / "docs"  # our own page scripts (no inline script: CSP)
 
 
 class Api(flask_smorest.Api):
@@ -34,6 +35,10 @@ def _assets_blueprint() -> Blueprint:
     @assets.get("/redoc/<path:filename>")
     def redoc_asset(filename):
         return send_from_directory(REDOC_DIR, filename, max_age=86400)
+
+    @assets.get("/docs/<path:filename>")
+    def docs_asset(filename):
+        return send_from_directory(DOCS_DIR, filename, max_age=86400)
 
     return assets
 

@@ -53,7 +53,9 @@ def open_database(url: str, pool_size: int = 10) -> peewee.Database:
             for file in (path, f"{path}-wal", f"{path}-shm"):
                 if file == path or Path(file).exists():
                     ensure_private_file(file)
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # BEGIN IMMEDIATE: a transaction that reads then writes would otherwise fail at once ("database is
+        # locked", busy_timeout or not) when another connection committed in between (WAL snapshots).
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, lock_type="IMMEDIATE")
     parsed = urlparse(url)
     return ReconnectingPostgresqlDatabase(
         parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,

@@ -24,6 +24,7 @@ from config.files import ensure_private_dir
 from workers.asking import Asker, CallInFlight, current_call
 from workers import log_levels
 from workers.log_levels import BackendLogLevel
+from workers.run_as import run_as
 from workers.resource_subscriptions import SUBSCRIPTION_KINDS, ResourceSubscriptions
 from workers.transports import LineBudget, StderrCapture, http_transport, stdio_transport, wait_for_pid, watched
 
@@ -205,13 +206,17 @@ class ToolSession:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             pidfile = self.run_dir / f"{self.tool_id}.pid"
             pidfile.unlink(missing_ok=True)
+            user = run_as(self.settings.mcp.tools.run_as_user)  # None: the worker's own user
             if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)
-                tool = {**tool, "cwd": str(ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id)))}
+                private = ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id))
+                if user is not None:
+                    user.own(private)
+                tool = {**tool, "cwd": str(private)}
             self._stderr = StderrCapture(lambda line: self.log_line("INFO", "stderr", line),
                                          keep=self.settings.mcp.tools.max_stderr_lines, budget=self._stderr_budget)
             stack.callback(self._stderr.close_writer)
             stack.callback(pidfile.unlink, missing_ok=True)
-            transport = stdio_transport(tool, pidfile, self._stderr)
+            transport = stdio_transport(tool, pidfile, self._stderr, user)
             # The process exists before it answers `initialize`: show its pid while it is STARTING.
             reporter = asyncio.get_running_loop().create_task(self._report_starting_pid(pidfile))
             stack.callback(reporter.cancel)

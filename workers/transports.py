@@ -21,6 +21,8 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from workers.run_as import RunAs
+
 CHILD_GUARD = str(Path(__file__).with_name("child_guard.py"))
 
 
@@ -141,10 +143,12 @@ async def watched(transport, on_end: Callable[[], None]):
         yield WatchedReadStream(read_stream, on_end), write_stream
 
 
-def stdio_transport(tool: dict, pidfile: Path, stderr: StderrCapture):
+def stdio_transport(tool: dict, pidfile: Path, stderr: StderrCapture, run_as: RunAs | None = None):
+    env = {str(k): str(v) for k, v in (tool.get("env") or {}).items()}
+    guard = [CHILD_GUARD, *(run_as.guard_args() if run_as else []), str(pidfile)]
     params = StdioServerParameters(
-        command=sys.executable, args=[CHILD_GUARD, str(pidfile), tool["command"], *tool.get("args", [])],
-        env={str(k): str(v) for k, v in (tool.get("env") or {}).items()}, cwd=tool.get("cwd") or None)
+        command=sys.executable, args=[*guard, tool["command"], *tool.get("args", [])],
+        env=run_as.environment(env) if run_as else env, cwd=tool.get("cwd") or None)
     return stdio_client(params, errlog=stderr.writer)
 
 

@@ -84,9 +84,10 @@ class Logout(MethodView):
     @blp.arguments(LogoutSchema, required=False)
     @blp.response(204)
     def post(self, body):
-        """Log out: revoke this access token (and the refresh token, when given)"""
+        """Log out: revoke this login (its access and refresh tokens; a refresh_token given is revoked too)"""
         caller = authenticate()
         tokens.revoke_token(caller.token)
+        tokens.revoke_login(caller.token)
         if body.get("refresh_token"):
             try:
                 refresh = decode_token(body["refresh_token"], allow_expired=True)
@@ -111,7 +112,8 @@ class Refresh(MethodView):
         user = User.get_or_none(User.id == int(payload["sub"]))
         if user is None or not user.is_active:
             abort(401, message="the token's user no longer exists or is disabled")
-        return {"access_token": tokens.access_token_for(user, payload.get("ver", 0)), "token_type": "Bearer",
+        return {"access_token": tokens.access_token_for(user, payload.get("ver", 0), payload.get("sid")),
+                "token_type": "Bearer",
                 "expires_in": get_settings().security.access_token_minutes * 60}
 
 

@@ -2,10 +2,15 @@
 
 A user's tokens can also be revoked all at once (password changed or reset): every token carries the
 user's token version (`ver`), and a token whose version is older than the one in Redis is refused.
+
+The tokens of one login share a login id (`sid`; access tokens made by refreshing keep it): logging out
+revokes the login, so neither its refresh token (even when the client did not send it along) nor any
+access token it minted is accepted any more. The login's key is read in the same MGET as the others.
 """
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 from flask import Flask
@@ -50,22 +55,29 @@ def _version_key(user_id: int) -> str:
     return key(get_settings(), "jwt", "version", user_id)
 
 
+def _login_key(sid: str) -> str:
+    return key(get_settings(), "jwt", "revoked_login", sid)
+
+
 def token_version(user_id: int) -> int:
     return int(get_redis().get(_version_key(user_id)) or 0)
 
 
-def access_token_for(user: User, version: int | None = None) -> str:
+def access_token_for(user: User, version: int | None = None, sid: str | None = None) -> str:
     version = token_version(user.id) if version is None else version
-    return create_access_token(identity=str(user.id), additional_claims={
-        "ver": version, "role": user.role, "username": user.username})
+    claims = {"ver": version, "role": user.role, "username": user.username}
+    if sid:
+        claims["sid"] = sid
+    return create_access_token(identity=str(user.id), additional_claims=claims)
 
 
 def issue_tokens(user: User) -> dict:
     """The body of a successful login: an access and a refresh token."""
     version = token_version(user.id)
+    sid = uuid.uuid4().hex
     return {
-        "access_token": access_token_for(user, version),
-        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims={"ver": version}),
+        "access_token": access_token_for(user, version, sid),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims={"ver": version, "sid": sid}),
         "token_type": "Bearer",
         "expires_in": get_settings().security.access_token_minutes * 60,
     }
@@ -75,6 +87,13 @@ def revoke_token(payload: dict) -> None:
     """Refuse this token (by jti) from now until it would have expired anyway."""
     ttl = max(int(payload["exp"] - time.time()) + 1, 1)
     get_redis().set(_revoked_key(payload["jti"]), 1, ex=ttl)
+
+
+def revoke_login(payload: dict) -> None:
+    """Refuse every token of the login this token belongs to (its refresh token included)."""
+    if payload.get("sid"):
+        ttl = int(get_settings().security.refresh_token_days * 86400) + 1
+        get_redis().set(_login_key(payload["sid"]), 1, ex=ttl)
 
 
 def revoke_all_tokens(user_id: int) -> None:
@@ -87,5 +106,9 @@ def revoke_all_tokens(user_id: int) -> None:
 
 
 def is_revoked(_header: dict, payload: dict) -> bool:
-    revoked, version = get_redis().mget(_revoked_key(payload["jti"]), _version_key(payload["sub"]))
-    return revoked is not None or int(payload.get("ver", 0)) < int(version or 0)
+    names = [_revoked_key(payload["jti"]), _version_key(payload["sub"])]
+    if payload.get("sid"):
+        names.append(_login_key(payload["sid"]))
+    revoked, version, *login_revoked = get_redis().mget(names)
+    return revoked is not None or int(payload.get("ver", 0)) < int(version or 0) or any(
+        flag is not None for flag in login_revoked)

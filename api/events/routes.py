@@ -92,6 +92,7 @@ def _authenticate_ws() -> Caller:
 
 
 @blp.route("/ws")
+@blp.doc(security=[{"bearerAuth": []}, {"apiKeyAuth": []}])  # credentials are needed (documented as public before)
 def events_ws():
     """WebSocket: the same events as /events, one JSON object a message (`?last_event_id=` to resume)"""
     caller = _authenticate_ws()

@@ -44,13 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from api.mcp_proxy.app import create_app
+    from api.security_headers import SecurityHeadersASGI
 
     settings = load_settings()
     setup_process_logging(settings, "proxy")
     host = args.host or settings.mcp.proxy.host
     port = args.port or settings.mcp.proxy.port
     logging.getLogger("mcps.proxy").info("event=proxy.listening host=%s port=%s", host, port)
-    uvicorn.run(create_app(settings, address=f"{host}:{port}"), host=host, port=port, log_level="warning", access_log=False,
+    uvicorn.run(SecurityHeadersASGI(create_app(settings, address=f"{host}:{port}"), settings), host=host, port=port, log_level="warning", access_log=False,
                 lifespan="on", timeout_graceful_shutdown=5)
     return 0
 

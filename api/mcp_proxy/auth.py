@@ -118,9 +118,13 @@ class Authenticator:
         if payload["exp"] <= time.time():
             raise Unauthorized("token has expired", presented=True)
         # The revocation rule of api.auth.tokens.is_revoked, on its Redis keys.
-        revoked, version = await self.redis.mget(key(self.settings, "jwt", "revoked", payload["jti"]),
-                                                 key(self.settings, "jwt", "version", payload["sub"]))
-        if revoked is not None or int(payload.get("ver", 0)) < int(version or 0):
+        names = [key(self.settings, "jwt", "revoked", payload["jti"]),
+                 key(self.settings, "jwt", "version", payload["sub"])]
+        if payload.get("sid"):  # the login, revoked as a whole by logout
+            names.append(key(self.settings, "jwt", "revoked_login", payload["sid"]))
+        revoked, version, *login_revoked = await self.redis.mget(names)
+        if revoked is not None or int(payload.get("ver", 0)) < int(version or 0) or any(
+                flag is not None for flag in login_revoked):
             raise Unauthorized("token has been revoked", presented=True)
         return await self._user(int(payload["sub"]))
 

@@ -53,27 +53,33 @@ class ConfigSchema(Schema):
         "description": "Live workers that had not applied this write when the answer left (they will)"})
 
 
+def masked_value(name: str, value):
+    """A setting's value as answers and logs show it: secrets as MASK, a URL's password (any `url` or
+    `*_url` key: a notification URL may carry one) as MASK."""
+    if isinstance(value, str) and value and SECRET_NAME.search(name):
+        return MASK
+    if isinstance(value, str) and (name == "url" or name.endswith("_url")) and "@" in value:
+        parts = urlsplit(value)
+        netloc = f"{parts.username or ''}:{MASK}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc)) if parts.password else value
+    return value
+
+
 def masked(values: dict, path: str = "") -> dict:
-    view = {}
-    for name, value in values.items():
-        if isinstance(value, dict):
-            view[name] = masked(value, f"{path}{name}.")
-        elif isinstance(value, str) and value and SECRET_NAME.search(name):
-            view[name] = MASK
-        elif isinstance(value, str) and name == "url" and "@" in value:
-            parts = urlsplit(value)
-            netloc = f"{parts.username or ''}:{MASK}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-            view[name] = urlunsplit(parts._replace(netloc=netloc)) if parts.password else value
-        else:
-            view[name] = value
-    return view
+    return {name: masked(value, f"{path}{name}.") if isinstance(value, dict) else masked_value(name, value)
+            for name, value in values.items()}
+
+
+def masked_dotted(values: dict) -> dict:
+    """{dotted key: value} with each value masked by its key's last part."""
+    return {dotted: masked_value(dotted.rsplit(".", 1)[-1], value) for dotted, value in values.items()}
 
 
 def config_view(**extra) -> dict:
     settings = get_settings()
     return {"config": masked(settings.to_dict()), "runtime_keys": sorted(runtime.RUNTIME_KEYS),
-            "overrides": stored_overrides(), "generation": current_app.extensions[LIVE_SETTINGS_KEY].generation,
-            **extra}
+            "overrides": masked_dotted(stored_overrides()),
+            "generation": current_app.extensions[LIVE_SETTINGS_KEY].generation, **extra}
 
 
 def wait_for_workers(generation: int) -> list[str]:
@@ -94,7 +100,9 @@ def change(body: dict, replace: bool) -> dict:
     if not values and not replace:
         abort(422, message="no setting given", errors={"body": ["give at least one setting"]})
     user = current_user()
-    changed = store(values, user.id, replace)
+    # masked before it is answered or audited: the operations log must not keep a secret either
+    changed = {name: {when: masked_value(name.rsplit(".", 1)[-1], value) for when, value in old_new.items()}
+               for name, old_new in store(values, user.id, replace).items()}
     generation = int(get_redis().incr(config_generation_key(live.base)))
     if changed:
         summary = ", ".join(f"{name}={change['new']!r} (was {change['old']!r})" for name, change in changed.items())
