@@ -93,3 +93,17 @@ def sign_in(console):
         page.wait_for_url(console.at(next_path))
         return page
     return do
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page, name): saved as <name>.png in $MCPS_CONSOLE_SCREENSHOTS when set (to see the pages)."""
+    import os
+
+    folder = os.environ.get("MCPS_CONSOLE_SCREENSHOTS")
+
+    def take(page, name: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    return take
