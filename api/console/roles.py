@@ -8,6 +8,8 @@ policy.access.has_role, so that a template shows only the buttons its user can u
 """
 from __future__ import annotations
 
+import re
+
 from flask import current_app, g
 from werkzeug.exceptions import HTTPException
 
@@ -30,12 +32,17 @@ def required_role(method: str, path: str) -> str | None:
     return getattr(handler, "required_role", None)
 
 
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
 def may(method: str, path: str) -> bool:
     user = session_cookie.signed_in_user()
     if user is None or not user.is_active:
         return False
+    # One lookup per view, not per tool: /tools/1/start and /tools/2/start are the same view.
+    shape = (method.upper(), _ID_SEGMENT.sub("/1", path))
     cache = g.setdefault("console_may", {})
-    if (method, path) not in cache:
-        role = required_role(method, path)
-        cache[(method, path)] = role is not None and has_role(user, role)
-    return cache[(method, path)]
+    if shape not in cache:
+        role = required_role(*shape)
+        cache[shape] = role is not None and has_role(user, role)
+    return cache[shape]
