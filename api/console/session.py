@@ -19,7 +19,9 @@ def safe_next(target: str | None) -> str:
     """Only a path of this site (no scheme, no host): the sign-in page must not redirect elsewhere."""
     target = unquote(target or "")
     parts = urlsplit(target)
-    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+    # Browsers read "/\\host" as "//host"; control characters and spaces have no place in a path here.
+    if (not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc
+            or any(char == "\\" or char.isspace() or ord(char) < 32 for char in target)):
         return url_for("console.overview")
     return target
 
@@ -43,6 +45,15 @@ def open_session():
     response = make_response("", 204)
     set_access_cookies(response, request.headers["Authorization"].split(" ", 1)[1].strip())
     return response
+
+
+@blp.get("/session")
+def session_alive():
+    """204 while signed in (the answer renews the cookie past half its life: console.js asks every few
+    minutes, so an open page keeps its session), else 401."""
+    if signed_in() is None:
+        return error_response(401, "not signed in")
+    return make_response("", 204)
 
 
 @blp.delete("/session")

@@ -76,8 +76,10 @@ def test_first_session_import_start_call_watch_and_sign_out(console, worker, bro
     page.evaluate("window.stillTheSamePage = true")
     page.click("[data-tool-action=restart]")
     expect(page.get_by_test_id("task-progress")).to_contain_text("restart: done", timeout=30000)
+    # (A function, not an expression: the page's CSP forbids Playwright's eval of a string.)
     page.wait_for_function(
-        f"document.querySelector('[data-testid=tool-log]').innerText.split('started pid=').length - 1 > {started_before}")
+        "(before) => document.querySelector('[data-testid=tool-log]').innerText.split('started pid=').length - 1 > before",
+        arg=started_before)
     assert page.evaluate("window.stillTheSamePage") is True
 
     # ---- [The other helper's page] create an API key and copy the Cursor snippet (Connect page) ----

@@ -1,7 +1,10 @@
 """Signing in and out of the console: the session cookie, CSRF, and what a failed sign-in says."""
 from __future__ import annotations
 
+import re
+
 import requests
+from playwright.sync_api import expect
 
 from tests.api.conftest import PASSWORD
 
@@ -60,13 +63,15 @@ def test_a_wrong_password_and_a_locked_account_read_as_such(console, browser_pag
     assert error.inner_text() == "Wrong username or password."
 
     # When they keep trying until the account locks, then try the right password
+    answered = re.compile(r"^\d+$")
     for _ in range(settings.security.max_login_attempts - 1):
+        page.evaluate("document.getElementById('sign-in-error').dataset.status = ''")
         page.click("button[type=submit]")
-        page.wait_for_function("document.getElementById('sign-in-error').dataset.status !== ''")
+        expect(error).to_have_attribute("data-status", answered)
     page.fill("input[name=password]", PASSWORD)
     page.evaluate("document.getElementById('sign-in-error').dataset.status = ''")
     page.click("button[type=submit]")
-    page.wait_for_function("document.getElementById('sign-in-error').dataset.status !== ''")
+    expect(error).to_have_attribute("data-status", answered)
 
     # Then the page says the account is locked, and for how long
     assert error.get_attribute("data-status") == "423"

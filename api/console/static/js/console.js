@@ -1,7 +1,7 @@
 // Loaded by every console page: the CSRF header on htmx's requests, sign-out, error messages, the live
 // event stream. Page scripts are modules of their own (js/pages/<page>.js) importing api.js and live.js.
 
-import { api, ApiError, csrfToken } from "./api.js";
+import { api, ApiError, csrfToken, signInAgain } from "./api.js";
 import { startLive } from "./live.js";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -44,9 +44,20 @@ async function signOut() {
   window.location.assign("/login");
 }
 
+// A page left open keeps its session: the answer renews the cookie past half its life (api/console/session.py).
+const KEEP_ALIVE_MS = 5 * 60 * 1000;
+
+async function keepAlive() {
+  const response = await fetch("/session", { credentials: "same-origin" }).catch(() => null);
+  if (response && response.status === 401) signInAgain();
+}
+
 function boot() {
   const button = document.getElementById("sign-out");
-  if (button) button.addEventListener("click", signOut);
+  if (button) {
+    button.addEventListener("click", signOut);
+    setInterval(keepAlive, KEEP_ALIVE_MS);
+  }
   startLive();
 }
 

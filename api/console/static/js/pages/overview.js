@@ -1,6 +1,7 @@
 // The overview: headline figures from GET /monitoring/dashboard (15-minute window), a chart point from the
 // same endpoint over the last minute, the host series from GET /monitoring/metrics?source=host. Refreshed
-// on live events (tool status, finished tasks, alerts; at most every MIN_GAP_MS) and every MAX_GAP_MS.
+// on live events (tool status, finished tasks, alerts; at most every MIN_GAP_MS) and every MAX_GAP_MS:
+// 4 to 12 requests a minute, well within the API's management rate limit (60/min by default).
 // The chart points are kept in sessionStorage, so the charts go on across page loads of this tab.
 import { api } from "../api.js";
 import { lineChart } from "../charts.js";
@@ -8,8 +9,8 @@ import { showError } from "../console.js";
 import { onLive } from "../live.js";
 
 const WINDOW = Number(document.getElementById("overview-script").dataset.windowMinutes) || 15;
-const MIN_GAP_MS = 5000;
-const MAX_GAP_MS = 20000;
+const MIN_GAP_MS = 10000;
+const MAX_GAP_MS = 30000;
 const KEEP_S = 3600;
 const STORE = "mcps.overview.points";
 
