@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 MCP_SERVER_TIME = str(Path(sys.executable).with_name("mcp-server-time"))
 
 
-def test_first_session_import_start_call_watch_and_sign_out(console, worker, browser_page, sign_in, make_user,
-                                                             screenshot):
+def test_first_session_import_start_call_watch_and_sign_out(console, worker, client, admin, browser_page, sign_in,
+                                                             make_user, screenshot):
     # Given a new admin, signed in for the first time
     make_user("ada", "admin")
     page = browser_page()
@@ -34,6 +34,7 @@ def test_first_session_import_start_call_watch_and_sign_out(console, worker, bro
     page.wait_for_url(re.compile(r"/tools/time$"))
     status = page.get_by_test_id("tool-status")
     expect(status).to_have_text("STOPPED")
+    tool_id = int(page.locator("#tool-page").get_attribute("data-tool-id"))
 
     # When they start it, they see the start task's progress, and the status turn RUNNING without a reload
     page.evaluate("window.stillTheSamePage = true")
@@ -66,16 +67,24 @@ def test_first_session_import_start_call_watch_and_sign_out(console, worker, bro
     expect(page.locator('[data-tools-status="RUNNING"]')).to_have_text("1")
     screenshot(page, "overview")
 
-    # When they come back to the tool and restart it, its log shows the new process live
+    # When the tool is stopped meanwhile (here through the API), the overview follows without a reload
+    page.evaluate("window.stillTheSamePage = true")
+    stopped = client.post(f"/api/v1/tools/{tool_id}/stop?wait=true", headers=admin)
+    assert stopped.status_code == 200, stopped.json
+    expect(page.locator('[data-tools-status="STOPPED"]')).to_have_text("1")
+    expect(page.locator('[data-tools-status="RUNNING"]')).to_have_text("0")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+    # When they come back to the tool and start it again, its log shows the new process live
     page.click("nav >> text=Tools")
     screenshot(page, "tools")
     page.click("#tools >> text=time")
     log = page.get_by_test_id("tool-log")
-    expect(log).to_contain_text("started pid=")
+    expect(log).to_contain_text("stopped")
     started_before = log.inner_text().count("started pid=")
     page.evaluate("window.stillTheSamePage = true")
-    page.click("[data-tool-action=restart]")
-    expect(page.get_by_test_id("task-progress")).to_contain_text("restart: done", timeout=30000)
+    page.click("[data-tool-action=start]")
+    expect(page.get_by_test_id("task-progress")).to_contain_text("start: done", timeout=30000)
     # (A function, not an expression: the page's CSP forbids Playwright's eval of a string.)
     page.wait_for_function(
         "(before) => document.querySelector('[data-testid=tool-log]').innerText.split('started pid=').length - 1 > before",

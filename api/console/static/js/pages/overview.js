@@ -1,7 +1,8 @@
 // The overview: headline figures from GET /monitoring/dashboard (15-minute window), a chart point from the
 // same endpoint over the last minute, the host series from GET /monitoring/metrics?source=host. Refreshed
-// on live events (tool status, finished tasks, alerts; at most every MIN_GAP_MS) and every MAX_GAP_MS:
-// 4 to 12 requests a minute, well within the API's management rate limit (60/min by default).
+// on live events and every MAX_GAP_MS: a tool's status or an alert within STATUS_GAP_MS, finished tasks
+// (many, when calls are busy) at most every CALLS_GAP_MS; so a few requests a minute, well within the
+// API's management rate limit (60/min by default).
 // The chart points are kept in sessionStorage, so the charts go on across page loads of this tab.
 import { api } from "../api.js";
 import { lineChart } from "../charts.js";
@@ -9,7 +10,8 @@ import { showError } from "../console.js";
 import { onLive } from "../live.js";
 
 const WINDOW = Number(document.getElementById("overview-script").dataset.windowMinutes) || 15;
-const MIN_GAP_MS = 10000;
+const STATUS_GAP_MS = 2000;
+const CALLS_GAP_MS = 10000;
 const MAX_GAP_MS = 30000;
 const KEEP_S = 3600;
 const STORE = "mcps.overview.points";
@@ -107,9 +109,11 @@ async function refreshHost() {
 
 let lastRefresh = 0;
 let pending = null;
+let dueAt = Infinity;
 
 async function refresh() {
   pending = null;
+  dueAt = Infinity;
   lastRefresh = Date.now();
   try {
     const [board, lastMinute] = await Promise.all([
@@ -122,21 +126,25 @@ async function refresh() {
   } catch (error) {
     showError(error);
   }
-  schedule(MAX_GAP_MS);
+  if (!pending) schedule(MAX_GAP_MS); // unless an event came meanwhile and planned the next one
 }
 
 function schedule(delay) {
   if (pending) clearTimeout(pending);
+  dueAt = Date.now() + delay;
   pending = setTimeout(refresh, delay);
 }
 
-function soon() {
-  schedule(Math.max(0, lastRefresh + MIN_GAP_MS - Date.now()));
+function soon(gapMs) {
+  const at = Math.max(Date.now(), lastRefresh + gapMs);
+  if (at >= dueAt) return; // an earlier refresh is already planned
+  dueAt = at;
+  schedule(at - Date.now());
 }
 
-onLive("tool_status", soon);
-onLive("task", soon);
-onLive("alert", soon);
+onLive("tool_status", () => soon(STATUS_GAP_MS));
+onLive("alert", () => soon(STATUS_GAP_MS));
+onLive("task", () => soon(CALLS_GAP_MS));
 refresh();
 refreshHost();
 setInterval(refreshHost, 60000);
