@@ -87,3 +87,24 @@ def test_may_answers_as_the_api_would(app, client, signed_in, role, allowed):
     # Then it says yes exactly to what the role may do
     granted = {part.split("=")[0] for part in answers.split(";") if part.endswith("=True")}
     assert granted == allowed
+
+
+def test_in_production_the_session_cookies_are_secure(make_app, make_user, database):
+    # Given the app in production (strong secrets, as production requires)
+    from cryptography.fernet import Fernet
+
+    app = make_app(**{"app.env": "production", "security.jwt_secret": "s" * 64,
+                      "security.encryption_key": Fernet.generate_key().decode()})
+    with app.app_context():
+        from api.users.accounts import create_user
+        create_user("pat", PASSWORD, role="viewer")
+    client = app.test_client()
+    token = client.post("/api/v1/auth/login", json={"username": "pat", "password": PASSWORD}).json["access_token"]
+
+    # When a console session is opened
+    response = client.post("/session", headers={"Authorization": f"Bearer {token}"})
+
+    # Then both cookies are Secure, and the session's is httpOnly
+    cookies = {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
+    assert "Secure" in cookies["mcps_session"] and "HttpOnly" in cookies["mcps_session"]
+    assert "Secure" in cookies["mcps_csrf"] and "HttpOnly" not in cookies["mcps_csrf"]
