@@ -25,7 +25,10 @@ CHROMIUM = "/usr/bin/chromium"
 # Each console page holds one event stream, which holds a server thread until the server notices the
 # page left (its next keep-alive): room for a test that walks through pages quickly.
 WEB_THREADS = 16
-WEB_ENV = {"MCPS_MCP__JOBS__EVENT_STREAMS_PER_USER": "12", "MCPS_RATE_LIMITS__MANAGEMENT": "100000 per minute"}
+# A page's event stream notices its browser left only at its next keep-alive (15 s): gunicorn need not
+# wait that long for it at the end of a test.
+WEB_ENV = {"MCPS_MCP__JOBS__EVENT_STREAMS_PER_USER": "12", "MCPS_RATE_LIMITS__MANAGEMENT": "100000 per minute",
+           "GUNICORN_CMD_ARGS": "--graceful-timeout 1"}
 
 
 @dataclass
