@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.api.e2e import create_tool, start_tool
+from tests.api.e2e import create_tool, start_tool, stdio_body
 
 TYPED_SERVER = str(Path(__file__).with_name("typed_server.py"))
 
@@ -139,4 +139,29 @@ def test_the_try_it_form_sends_each_kind_of_argument_and_shows_json_and_images(c
     image = swatch.locator("img[data-content-type=image]")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.complete && img.naturalWidth") == 16
+    assert page.console_errors == []
+
+
+def test_a_start_that_fails_shows_the_error_and_the_servers_stderr(console, client, admin, worker, browser_page,
+                                                                   sign_in, make_user):
+    # Given a server that crashes at start, on an operator's tools list
+    tool = create_tool(client, admin, **stdio_body("crash", "crashing_server.py", max_restart_attempts=0))
+    make_user("otto", "operator")
+    page = browser_page()
+    sign_in(page, "otto", next_path="/tools")
+
+    # When they start it
+    row = page.locator(f'tr[data-tool-id="{tool["id"]}"]')
+    row.locator("[data-tool-action=start]").click()
+
+    # Then the task's line and the status say it failed, and why, without a reload
+    expect(row.get_by_test_id("task-progress")).to_contain_text("start: failed", timeout=30000)
+    expect(row.locator(f'[data-tool-status="{tool["id"]}"]')).to_have_text("ERROR")
+    expect(page.locator("#flash")).to_contain_text("start failed")
+
+    # And its page shows the server's own words, in the error line and in its log
+    page.goto(console.at(f"/tools/{tool['id']}"))
+    expect(page.locator(f'p[data-tool-error="{tool["id"]}"]')).to_contain_text("cannot open the frobnicator")
+    expect(page.get_by_test_id("tool-log")).to_contain_text("cannot open the frobnicator")
+    expect(page.locator("[data-tool-action=start]")).to_be_enabled()
     assert page.console_errors == []
