@@ -22,6 +22,8 @@ from api.console.blueprint import VENDOR_DIR, VENDOR_FILES
 from tests.api.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
+# How long a browser action or an `expect(...)` waits: generous, as the machine may be busy.
+WAIT_MS = 15000
 # Each console page holds one event stream, which holds a server thread until the server notices the
 # page left (its next keep-alive): room for a test that walks through pages quickly.
 WEB_THREADS = 16
@@ -48,8 +50,9 @@ def chromium():
     missing = [name for name in VENDOR_FILES if not (VENDOR_DIR / name).is_file()]
     if missing:
         pytest.fail(f"the console's front-end packages are missing ({', '.join(missing)}): run `make console-assets`")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
@@ -72,7 +75,7 @@ def browser_page(chromium, console):
 
     def make():
         context = chromium.new_context(base_url=console.url)
-        context.set_default_timeout(15000)
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
         page.console_errors = []

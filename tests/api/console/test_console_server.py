@@ -89,7 +89,7 @@ def test_may_answers_as_the_api_would(app, client, signed_in, role, allowed):
     assert granted == allowed
 
 
-def test_in_production_the_session_cookies_are_secure(make_app, make_user, database):
+def test_in_production_the_session_cookies_are_secure(make_app):
     # Given the app in production (strong secrets, as production requires)
     from cryptography.fernet import Fernet
 

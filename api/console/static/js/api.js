@@ -48,16 +48,30 @@ export async function request(method, path, { query, json, headers, signal } = {
   const text = response.status === 204 ? "" : await response.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = { message: text }; }
-  if (response.status === 401 && !path.startsWith("/auth/login")) {
+  if (response.status === 401 && !path.startsWith("/auth/login") && !leaving) {
     signInAgain();
   }
   if (!response.ok) throw new ApiError(response.status, body);
   return body;
 }
 
+// Once the page is leaving (signing out, or sent to sign in again), a request refused with 401 meanwhile
+// must not start a second navigation.
+let leaving = false;
+
+export function beginLeaving() {
+  leaving = true;
+}
+
+export function leaveTo(url) {
+  beginLeaving();
+  window.location.assign(url);
+}
+
 export function signInAgain() {
+  if (leaving) return;
   const next = window.location.pathname + window.location.search;
-  window.location.assign(`/login?next=${encodeURIComponent(next)}`);
+  leaveTo(`/login?next=${encodeURIComponent(next)}`);
 }
 
 export const api = {

@@ -1,8 +1,8 @@
 // Loaded by every console page: the CSRF header on htmx's requests, sign-out, error messages, the live
 // event stream. Page scripts are modules of their own (js/pages/<page>.js) importing api.js and live.js.
 
-import { api, ApiError, csrfToken, signInAgain } from "./api.js";
-import { startLive } from "./live.js";
+import { api, ApiError, beginLeaving, csrfToken, leaveTo, signInAgain } from "./api.js";
+import { startLive, stopLive } from "./live.js";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -38,10 +38,12 @@ export function showError(error) {
 }
 
 async function signOut() {
+  beginLeaving(); // requests refused once the token is revoked must not send the page to sign in again
+  stopLive();
+  const csrf = csrfToken();
   try { await api.post("/auth/logout"); } catch { /* already signed out: clear the cookies anyway */ }
-  await fetch("/session", { method: "DELETE", credentials: "same-origin",
-                            headers: csrfToken() ? { "X-CSRF-TOKEN": csrfToken() } : {} });
-  window.location.assign("/login");
+  await fetch("/session", { method: "DELETE", credentials: "same-origin", headers: csrf ? { "X-CSRF-TOKEN": csrf } : {} });
+  leaveTo("/login");
 }
 
 // A page left open keeps its session: the answer renews the cookie past half its life (api/console/session.py).

@@ -17,7 +17,16 @@ export function onLive(kind, handler) {
   document.body.addEventListener(`mcps:${kind}`, (event) => handler(event.detail));
 }
 
+let stopped = false;
+
+export function stopLive() {
+  stopped = true;
+  if (source) source.close();
+  source = null;
+}
+
 export function startLive() {
+  if (stopped) return;
   const kinds = (document.body.dataset.liveKinds || "").trim();
   if (!kinds || source) return;
   const query = { kinds, tools: (document.body.dataset.liveTools || "").trim(), last_event_id: lastEventId };
