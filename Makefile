@@ -1,5 +1,6 @@
 # make run    install (first time / when requirements change), bootstrap the database, start every process
 # make test   install the dev requirements and the MCP test server, run pytest with PYTEST_ARGS (default -q)
+# make console-assets  install the web console's front-end packages (htmx, uPlot) from the npm registry
 # make bench  run the benchmark
 # make clean  remove the virtualenv and caches (keeps data/)
 SHELL := /bin/bash
@@ -17,11 +18,18 @@ EVERYTHING_STAMP := $(NPM_PREFIX)/.server-everything-$(EVERYTHING_VERSION)
 # A client nobody here wrote, driven against the front door by tests/api/test_inspector.py: .cache/npm/node_modules/.bin/mcp-inspector
 INSPECTOR_VERSION := 2.12.0
 INSPECTOR_STAMP := $(NPM_PREFIX)/.inspector-$(INSPECTOR_VERSION)
+# The web console's front-end packages (api/console), pinned, installed from the npm registry and copied into
+# api/console/static/vendor (git-ignored), which the app serves: nothing is fetched from a CDN at run time.
+HTMX_VERSION := 2.0.11
+UPLOT_VERSION := 1.6.32
+CONSOLE_NPM_PREFIX := .cache/console-npm
+CONSOLE_VENDOR := api/console/static/vendor
+CONSOLE_STAMP := $(CONSOLE_VENDOR)/.htmx-$(HTMX_VERSION)-uplot-$(UPLOT_VERSION)
 # pytest's own exit code (make itself exits 2 on any failure); .ci/run reads it to tell "no tests" (5).
 PYTEST_EXIT_FILE := .cache/pytest-exit-code
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench clean
+.PHONY: help run test bench clean console-assets
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
@@ -49,14 +57,25 @@ $(INSPECTOR_STAMP):
 	npm install --prefix $(NPM_PREFIX) --no-audit --no-fund --save-exact @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
 	@touch $@
 
+$(CONSOLE_STAMP):
+	npm install --prefix $(CONSOLE_NPM_PREFIX) --no-audit --no-fund --save-exact \
+		htmx.org@$(HTMX_VERSION) uplot@$(UPLOT_VERSION)
+	rm -rf $(CONSOLE_VENDOR) && mkdir -p $(CONSOLE_VENDOR)
+	cp $(CONSOLE_NPM_PREFIX)/node_modules/htmx.org/dist/htmx.min.js \
+		$(CONSOLE_NPM_PREFIX)/node_modules/uplot/dist/uPlot.iife.min.js \
+		$(CONSOLE_NPM_PREFIX)/node_modules/uplot/dist/uPlot.min.css $(CONSOLE_VENDOR)/
+	@touch $@
+
+console-assets: $(CONSOLE_STAMP)
+
 # The Procfile says `python`, `gunicorn`: they must resolve to the venv. `honcho run` reads .env as `start` does.
 IN_VENV := PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
 # Ctrl-C stops honcho, which then exits 130: the normal way to stop, not an error for make to report.
-run: $(VENV)/.requirements
+run: $(VENV)/.requirements $(CONSOLE_STAMP)
 	$(IN_VENV) $(BIN)/honcho run python -m api.bootstrap
 	$(IN_VENV) $(BIN)/honcho start || [ $$? -eq 130 ]
 
-test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP) $(INSPECTOR_STAMP)
+test: $(VENV)/.requirements-dev $(EVERYTHING_STAMP) $(INSPECTOR_STAMP) $(CONSOLE_STAMP)
 	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)
 	@status=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
 		echo $$status > $(PYTEST_EXIT_FILE); exit $$status
@@ -66,5 +85,5 @@ bench: $(VENV)/.requirements-dev $(EVERYTHING_STAMP)
 	$(BIN)/python -m bench.mcp_proxy $(PROXY_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) .cache .pytest_cache $(CONSOLE_VENDOR)
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -17,6 +17,7 @@ from api.auth.passwords import HASHER_KEY, make_hasher
 from api.auth.tokens import init_jwt
 from api.bodies import init_bodies
 from api.cli import register_cli
+from api.console import init_console
 from api.errors import register_error_handlers
 from api.extensions import LIVE_SETTINGS_KEY, REDIS_KEY, SETTINGS_KEY
 from api.ids import init_ids
@@ -95,6 +96,7 @@ def create_app(settings: Section | None = None) -> Flask:
         module_name, _, attribute = dotted.partition(":")
         blueprint = getattr(importlib.import_module(module_name), attribute)
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+    init_console(app)  # the web console at / (not part of the REST API's OpenAPI document)
     register_cli(app)
     database.close()
     if isinstance(database, PooledDatabase):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended import get_jwt, get_jwt_request_location, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from werkzeug.exceptions import HTTPException
@@ -47,7 +47,9 @@ def presented_api_key() -> str | None:
 
 
 def credentials_presented() -> bool:
-    return bool(request.headers.get("X-API-Key") or request.headers.get("Authorization"))
+    """An API key or a JWT in the headers, or the web console's session cookie (api.auth.tokens)."""
+    return bool(request.headers.get("X-API-Key") or request.headers.get("Authorization")
+                or request.cookies.get(tokens.ACCESS_COOKIE))
 
 
 def authenticate() -> Caller:
@@ -89,7 +91,8 @@ def _verified_jwt() -> dict:
         return payload
     verify_jwt_in_request()  # raises flask-jwt-extended errors, answered as 401 by api.auth.tokens
     payload = get_jwt()
-    if scheme == "Bearer" and payload.get("type") == "access":  # (tokens are read from headers only)
+    # Only header tokens are remembered: a cookie's must pass the CSRF check of every unsafe request.
+    if scheme == "Bearer" and payload.get("type") == "access" and get_jwt_request_location() == "headers":
         if len(verified) >= _VERIFIED_TOKENS_MAX:
             verified.clear()
         verified[token] = payload

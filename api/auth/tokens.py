@@ -1,5 +1,11 @@
 """JWTs: issuing, revoking (jti kept in Redis until the token expires) and flask-jwt-extended's errors.
 
+API clients send the access token in `Authorization: Bearer`. The web console (api.console) keeps it in an
+httpOnly cookie instead, with flask-jwt-extended's CSRF double submit: the token carries a `csrf` claim
+whose value is also in a cookie the console's JavaScript reads and sends back as `X-CSRF-TOKEN` on every
+POST/PUT/PATCH/DELETE; a cookie-authenticated unsafe request without it is refused (401). A request that
+has an Authorization header is authenticated by the header alone, exactly as before.
+
 A user's tokens can also be revoked all at once (password changed or reset): every token carries the
 user's token version (`ver`), and a token whose version is older than the one in Redis is refused.
 
@@ -13,7 +19,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, request
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 
 from api.errors import error_response
@@ -27,7 +33,16 @@ def init_jwt(app: Flask, settings: Section) -> JWTManager:
     app.config.update(
         JWT_SECRET_KEY=secret(settings, "jwt_secret"),
         JWT_ALGORITHM="HS256",
-        JWT_TOKEN_LOCATION=["headers"],
+        JWT_TOKEN_LOCATION=["headers", "cookies"],  # the header first: API clients are unchanged
+        JWT_ACCESS_COOKIE_NAME=ACCESS_COOKIE,
+        JWT_ACCESS_CSRF_COOKIE_NAME=CSRF_COOKIE,
+        JWT_ACCESS_CSRF_HEADER_NAME=CSRF_HEADER,
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_CHECK_FORM=False,  # the header only: a cross-site form cannot set it
+        JWT_COOKIE_SAMESITE="Strict",
+        JWT_COOKIE_SECURE=settings.app.env == "production",
+        JWT_ACCESS_COOKIE_PATH="/",
+        JWT_ACCESS_CSRF_COOKIE_PATH="/",
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.security.access_token_minutes),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.security.refresh_token_days),
         JWT_ERROR_MESSAGE_KEY="message",
@@ -36,7 +51,7 @@ def init_jwt(app: Flask, settings: Section) -> JWTManager:
     jwt.token_in_blocklist_loader(is_revoked)
     # Every authentication failure is a 401 in the one error shape (flask-jwt-extended answers
     # malformed tokens with 422 by default).
-    jwt.unauthorized_loader(lambda reason: error_response(401, reason))
+    jwt.unauthorized_loader(lambda reason: error_response(401, _header_client_reason(reason)))
     jwt.invalid_token_loader(lambda reason: error_response(401, f"invalid token: {reason}"))
     jwt.expired_token_loader(lambda _header, _payload: error_response(401, "token has expired"))
     jwt.revoked_token_loader(lambda _header, _payload: error_response(401, "token has been revoked"))
@@ -45,6 +60,19 @@ def init_jwt(app: Flask, settings: Section) -> JWTManager:
     jwt.token_verification_failed_loader(
         lambda _header, _payload: error_response(401, "token claims verification failed"))
     return jwt
+
+
+ACCESS_COOKIE = "mcps_session"  # httpOnly: the console's access token
+CSRF_COOKIE = "mcps_csrf"  # readable by the console's JavaScript, sent back as CSRF_HEADER
+CSRF_HEADER = "X-CSRF-TOKEN"
+
+
+def _header_client_reason(reason: str) -> str:
+    """A request without the console's cookie is answered as when tokens were read from headers only
+    ("Missing Authorization Header"), not "Missing JWT in headers or cookies (...)"."""
+    if reason.startswith("Missing JWT in ") and ACCESS_COOKIE not in request.cookies and "(" in reason:
+        return reason[reason.index("(") + 1:].split("; ")[0]
+    return reason
 
 
 def _revoked_key(jti: str) -> str:
