@@ -52,10 +52,11 @@ def page(view):
 
 def renew_if_due(response) -> None:
     """Sliding session: past half of its life, a console page's response carries a new access token
-    (same token version: a password change still ends the session)."""
+    (same token version and login id: a password change or logging that login out still ends it)."""
     caller = g.get("console_caller")
     if caller is None or caller.token is None or response.status_code >= 400:
         return
     lifetime_s = get_settings().security.access_token_minutes * 60
     if caller.token["exp"] - time.time() < lifetime_s / 2:
-        set_access_cookies(response, tokens.access_token_for(caller.user, caller.token.get("ver", 0)))
+        set_access_cookies(response, tokens.access_token_for(caller.user, caller.token.get("ver", 0),
+                                                                caller.token.get("sid")))

@@ -108,3 +108,25 @@ def test_in_production_the_session_cookies_are_secure(make_app):
     cookies = {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
     assert "Secure" in cookies["mcps_session"] and "HttpOnly" in cookies["mcps_session"]
     assert "Secure" in cookies["mcps_csrf"] and "HttpOnly" not in cookies["mcps_csrf"]
+
+
+def test_a_renewed_session_still_ends_with_its_login(app, client, make_user):
+    # Given a console session whose token is past half of its life (it carries its login id, `sid`)
+    from datetime import timedelta
+
+    from flask_jwt_extended import create_access_token, decode_token
+
+    user = make_user("rene", "operator")
+    with app.app_context():
+        old = create_access_token(identity=str(user.id), expires_delta=timedelta(seconds=60),
+                                  additional_claims={"ver": 0, "role": "operator", "username": "rene",
+                                                     "sid": "login-1"})
+    assert client.post("/session", headers={"Authorization": f"Bearer {old}"}).status_code == 204
+
+    # When a console page renews it
+    response = client.get("/")
+    renewed = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("mcps_session="))
+
+    # Then the new token belongs to the same login, so logging that login out ends it too
+    with app.app_context():
+        assert decode_token(renewed.split("=", 1)[1].split(";", 1)[0])["sid"] == "login-1"
