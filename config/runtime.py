@@ -59,6 +59,7 @@ RUNTIME_KEYS: dict[str, Callable[[Any], str | None]] = {
     "monitoring.probe_timeout_s": _between(0.1, 300),
     "monitoring.probe_failures": _at_least(1),
     "monitoring.keep_days": _at_least(1),
+    "monitoring.raw_keep_hours": _between(1, 24 * 31),
     "mcp.agent.max_workers": _between(1, 256),
     "mcp.jobs.wait_max_s": _between(1, 3600),
     "data.cleanup.history_days": _at_least(1),
