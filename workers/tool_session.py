@@ -203,7 +203,9 @@ class ToolSession:
         tool = self.tool
         if tool["transport"] == "stdio":
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            pidfile = self.run_dir / f"{self.tool_id}.pid"
+            # One file per session: a restarted tool's old session, still stopping, must not delete the
+            # pidfile of its successor (whose pid would then read as None).
+            pidfile = self.run_dir / f"{self.tool_id}.{id(self):x}.pid"
             pidfile.unlink(missing_ok=True)
             if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)
                 tool = {**tool, "cwd": str(ensure_private_dir(Path(self.settings.app.data_dir) / "tools" / str(self.tool_id)))}

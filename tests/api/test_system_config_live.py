@@ -13,7 +13,7 @@ from jobs.connection import redis_client
 from scheduler.leader import current_leader
 from tests.api.proxies import connect
 from tests.harness import wait_for
-from tests.scheduler.test_maintenance import scheduled_runs, start_scheduler  # noqa: F401 (start_scheduler: a fixture)
+from tests.scheduler.test_maintenance import scheduled_runs
 
 CONFIG = "/api/v1/system/config"
 
