@@ -29,6 +29,7 @@ class MetricRollup(BaseModel):
     samples = peewee.IntegerField()
     data = JSONField()
     maxima = JSONField()
+    partial = JSONField(null=True)  # {field: samples that had it} for the fields some samples lacked
 
     class Meta:
         indexes = ((("source", "hour", "tool_id"), False),)

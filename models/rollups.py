@@ -44,33 +44,52 @@ def raw_cutoff(now: datetime, raw_keep_hours: int) -> datetime:
 
 
 class Group:
-    """The figures of one (source, tool, hour): a sample count, sums and maxima by field."""
+    """The figures of one (source, tool, hour), or of one point of a series: the number of samples, and
+    by field the sum, the number of samples that had it (a tool's cpu_percent is missing just after a
+    start) and the maximum."""
 
-    def __init__(self, samples: int = 0, sums: dict | None = None, maxima: dict | None = None):
-        self.samples, self.sums, self.maxima = samples, sums or {}, maxima or {}
+    def __init__(self):
+        self.samples = 0
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.maxima: dict[str, float] = {}
+
+    @classmethod
+    def of_sample(cls, data: dict) -> "Group":
+        group = cls()
+        group.add(data)
+        return group
 
     @classmethod
     def of_rollup(cls, rollup: MetricRollup) -> "Group":
-        # A field missing from some samples was averaged over those that had it: the sum is recovered
-        # approximately for it, exactly for the fields every sample had (all of them, in practice).
-        return cls(rollup.samples, {name: avg * rollup.samples for name, avg in rollup.data.items()},
-                   dict(rollup.maxima))
+        group = cls()
+        group.samples = rollup.samples
+        group.counts = {name: (rollup.partial or {}).get(name, rollup.samples) for name in rollup.data}
+        group.sums = {name: average * group.counts[name] for name, average in rollup.data.items()}
+        group.maxima = dict(rollup.maxima)
+        return group
 
     def add(self, data: dict) -> None:
         self.samples += 1
         for name, value in numbers(data).items():
             self.sums[name] = self.sums.get(name, 0.0) + value
+            self.counts[name] = self.counts.get(name, 0) + 1
             self.maxima[name] = max(self.maxima.get(name, value), value)
 
     def merge(self, other: "Group") -> None:
         self.samples += other.samples
         for name, total in other.sums.items():
             self.sums[name] = self.sums.get(name, 0.0) + total
+            self.counts[name] = self.counts.get(name, 0) + other.counts[name]
         for name, value in other.maxima.items():
             self.maxima[name] = max(self.maxima.get(name, value), value)
 
     def averages(self) -> dict[str, float]:
-        return {name: total / self.samples for name, total in self.sums.items()}
+        return {name: total / self.counts[name] for name, total in self.sums.items()}
+
+    def partial(self) -> dict[str, int]:
+        """The fields some samples lacked, with how many had them (stored so that merging stays exact)."""
+        return {name: count for name, count in self.counts.items() if count != self.samples}
 
 
 def _transaction():
@@ -98,11 +117,12 @@ def _roll_up_batch(cutoff: datetime, batch_size: int) -> tuple[int, int]:
                                                 & same_tool)
             if existing is None:
                 MetricRollup.create(source=source, tool_id=tool_id, hour=hour, samples=group.samples,
-                                    data=group.averages(), maxima=group.maxima)
+                                    data=group.averages(), maxima=group.maxima, partial=group.partial())
                 continue
             merged = Group.of_rollup(existing)
             merged.merge(group)
             existing.samples, existing.data, existing.maxima = merged.samples, merged.averages(), merged.maxima
+            existing.partial = merged.partial()
             existing.save()
         MetricSample.delete().where(MetricSample.id.in_([row.id for row in rows])).execute()
         return len(rows), len(groups)

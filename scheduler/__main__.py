@@ -41,7 +41,7 @@ def main() -> int:
     live = LiveSettings(settings, lambda: client.get(config_generation_key(settings)))
     settings = live.refresh()
     apply_log_level(settings)
-    scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client, follow=live, jobs_for=periodic_jobs)
+    scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client, follow=live)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())
     log.info("event=scheduler.started id=%s redis=%s jobs=%s", scheduler.id, redis_location,

@@ -30,7 +30,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import Section
-from scheduler.jobs import JobContext, PeriodicJob, every
+from scheduler.jobs import JobContext, PeriodicJob, every, periodic_jobs
 from scheduler.leader import LeaderElection, LeaderLock
 from jobs.keys import key
 from models.runtime_settings import CHECK_EVERY_S, LiveSettings, apply_log_level
@@ -66,7 +66,8 @@ class PeriodicScheduler:
     def __init__(self, settings: Section, jobs: list[PeriodicJob], client: redis.Redis,
                  scheduler_id: str | None = None, follow: LiveSettings | None = None,
                  jobs_for: Callable[[Section], list[PeriodicJob]] | None = None):
-        """`follow`: the live settings to apply when they change, `jobs_for(settings)` then giving the jobs."""
+        """`follow`: the live settings to apply when they change, `jobs_for(settings)` (by default the
+        platform's periodic jobs) then giving the jobs."""
         self.settings = settings
         self.client = client
         self.id = scheduler_id or new_scheduler_id()
@@ -78,7 +79,7 @@ class PeriodicScheduler:
         self.jobs = [job for job in jobs if job.enabled]
         for job in self.jobs:
             self._add(job)
-        self.live, self.jobs_for = follow, jobs_for
+        self.live, self.jobs_for = follow, jobs_for or periodic_jobs
         if follow is not None:
             self.scheduler.add_job(self._follow_settings, every(CHECK_EVERY_S), id=FOLLOW_JOB, name=FOLLOW_JOB)
         self._catch_ups: list[threading.Thread] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models import MetricRollup, MetricSample
-from models.rollups import Group, numbers
+from models.rollups import Group
 
 
 def _sample_groups(source: str, since: datetime, until: datetime, tool_id: int | None):
@@ -18,8 +18,7 @@ def _sample_groups(source: str, since: datetime, until: datetime, tool_id: int |
     if tool_id is not None:
         query = query.where(MetricSample.tool_id == tool_id)
     for created_at, data in query.order_by(MetricSample.created_at).tuples().iterator():
-        values = numbers(data)
-        yield created_at, Group(1, dict(values), dict(values))
+        yield created_at, Group.of_sample(data)
 
 
 def _rollup_groups(source: str, since: datetime, until: datetime, tool_id: int | None):

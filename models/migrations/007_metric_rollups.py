@@ -14,6 +14,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
         samples = pw.IntegerField()
         data = pw.TextField()
         maxima = pw.TextField()
+        partial = pw.TextField(null=True)
 
         class Meta:
             table_name = "metric_rollup"

@@ -82,3 +82,20 @@ def test_given_retention_then_roll_ups_past_keep_days_are_deleted_and_counted(an
     counts = run_retention(settings, now)
 
     assert counts["metric_rollups"] == 1 and MetricRollup.select().count() == 1
+
+
+def test_given_a_field_some_samples_lack_then_it_averages_over_those_that_had_it_across_batches(any_database):
+    # Given tool samples of an hour, the first 20 without a cpu figure yet (just started), the others 30
+    MetricSample.insert_many([{"source": "tool", "tool_id": 3, "created_at": OLD_HOUR + timedelta(minutes=m),
+                               "data": {"memory_mb": 100, **({} if m < 20 else {"cpu_percent": 30})}}
+                              for m in range(60)]).execute()
+
+    # When rolled up in batches that split the hour, then read back as a series
+    roll_up_samples(NOW, raw_keep_hours=24, batch_size=25)
+    (row,) = MetricRollup.select()
+    (point,) = series("tool", OLD_HOUR, OLD_HOUR + timedelta(hours=1), 3600, 3)
+
+    # Then the missing figure is not taken for zero
+    assert row.samples == 60 and row.partial == {"cpu_percent": 40}
+    assert row.data == {"memory_mb": 100, "cpu_percent": 30}
+    assert (point["samples"], point["cpu_percent"], point["memory_mb"]) == (60, 30, 100)
