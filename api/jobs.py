@@ -1,6 +1,7 @@
 """The API's side of the job path: one JobClient per app, and how job outcomes become HTTP answers."""
 from __future__ import annotations
 
+import functools
 import json
 
 from flask import current_app, url_for
@@ -25,15 +26,16 @@ def get_jobs() -> JobClient:
     return jobs
 
 
-BUDGET_KEY = "mcps.call_budget"
+@functools.lru_cache(maxsize=16)
+def rate_limit(text: str):
+    """The first limit of a rate limit setting ("100 per minute"), parsed once per text."""
+    return parse_many(text)[0]
 
 
 def call_budget() -> CallBudget:
     """This caller's call budget (settings.rate_limits.calls), counted per API key or else per user.
     It is checked by the enqueue script, in the same round trip as the job itself."""
-    limit = current_app.extensions.get(BUDGET_KEY)
-    if limit is None:
-        limit = current_app.extensions[BUDGET_KEY] = parse_many(get_settings().rate_limits.calls)[0]
+    limit = rate_limit(get_settings().rate_limits.calls)  # a run-time setting: read at each call
     caller = authenticate()
     who = f"key:{caller.api_key.id}" if caller.api_key is not None else f"user:{caller.user.id}"
     return CallBudget(who=who, amount=limit.amount, window_ms=limit.get_expiry() * 1000, description=str(limit))

@@ -16,11 +16,11 @@ import time
 
 from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
-from limits import parse_many
 
 from api.auth.access import optional_caller
 from api.errors import abort
-from api.extensions import get_redis
+from api.extensions import get_redis, get_settings
+from api.jobs import rate_limit
 from config import Section
 from jobs.keys import key
 
@@ -75,7 +75,7 @@ def _spend_poll_budget() -> None:
     """A fixed window per caller in Redis (one round trip), for the views marked `@poll_rate_limit`."""
     if not _limited() or not getattr(_handler(), POLL_LIMIT_ATTR, False):
         return
-    limit = current_app.extensions[POLL_BUDGET_KEY]
+    limit = rate_limit(get_settings().rate_limits.calls)  # as generous as the calls' budget, run-time setting
     window_s = limit.get_expiry()
     window = int(time.time() // window_s)
     counter = key(current_app.extensions["mcps.settings"], "ratelimit", "poll", rate_limit_key(), window)
@@ -86,9 +86,6 @@ def _spend_poll_budget() -> None:
     if spent > limit.amount:
         retry_after = max(1, int((window + 1) * window_s - time.time()) + 1)
         abort(429, message=f"rate limit exceeded: {limit} (polling)", headers={"Retry-After": str(retry_after)})
-
-
-POLL_BUDGET_KEY = "mcps.poll_budget"
 
 
 def storage_uri(settings: Section) -> str:
@@ -122,6 +119,5 @@ def init_rate_limits(app: Flask, settings: Section) -> Limiter:
     # call ~0.1 ms): tool calls have their own budget, checked by the enqueue script.
     limiter.request_filter(lambda: not is_management_request())
     limiter.init_app(app)
-    app.extensions[POLL_BUDGET_KEY] = parse_many(settings.rate_limits.calls)[0]
     app.before_request(_spend_poll_budget)
     return limiter

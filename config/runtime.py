@@ -1,7 +1,9 @@
 """The settings that may change while the platform runs (PUT/PATCH /api/v1/system/config).
 
 Each is read where it is used, from the process's current settings, so a new value applies at its next
-use: nothing here holds a copy. Anything else (addresses, pools, schedules, secrets) needs a restart.
+use: nothing here holds a copy. The scheduler reschedules a job whose schedule or switch changed
+(scheduler.runner), the MCP front door takes the call budget and wait limit for its next calls.
+Anything else (addresses, pools, secrets) needs a restart.
 `validate(changes)` checks values as load_settings does, plus each key's own range.
 """
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping
 
-from config.settings import ConfigError, Section, _coerce
+from config.settings import SCHEDULE, ConfigError, Section, _check_rate, _coerce
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 URL = re.compile(r"https?://\S+")
@@ -44,6 +46,27 @@ def _any(_value) -> None:
     return None
 
 
+def _schedule(value: str) -> str | None:
+    if not SCHEDULE.fullmatch(value.strip()):
+        return "not a cron line (5 fields, UTC) or 'every <n>s|m|h'"
+    from apscheduler.triggers.cron import CronTrigger  # late: only a check of a cron line needs it
+
+    if not value.strip().startswith("every "):
+        try:
+            CronTrigger.from_crontab(value.strip())
+        except ValueError as error:
+            return f"not a valid cron line: {error}"
+    return None
+
+
+def _rate(value: str) -> str | None:
+    try:
+        _check_rate(value, "")
+    except ConfigError:
+        return "not a rate limit like '100 per minute'"
+    return None
+
+
 # dotted key -> its extra check (types are checked against app.yaml's defaults first)
 RUNTIME_KEYS: dict[str, Callable[[Any], str | None]] = {
     "logging.level": _level,
@@ -59,8 +82,18 @@ RUNTIME_KEYS: dict[str, Callable[[Any], str | None]] = {
     "monitoring.probe_timeout_s": _between(0.1, 300),
     "monitoring.probe_failures": _at_least(1),
     "monitoring.keep_days": _at_least(1),
+    "monitoring.raw_keep_hours": _between(1, 24 * 31),
     "mcp.agent.max_workers": _between(1, 256),
     "mcp.jobs.wait_max_s": _between(1, 3600),
+    "rate_limits.calls": _rate,
+    "features.monitoring": _any,
+    "monitoring.interval_s": _between(1, 86400),
+    "monitoring.probe_interval_s": _between(1, 86400),
+    "monitoring.alert_interval_s": _between(1, 86400),
+    "data.backup.enabled": _any,
+    "data.backup.schedule": _schedule,
+    "data.cleanup.enabled": _any,
+    "data.cleanup.schedule": _schedule,
     "data.cleanup.history_days": _at_least(1),
     "data.cleanup.tasks_days": _at_least(1),
     "data.cleanup.sessions_days": _at_least(1),

@@ -2,7 +2,8 @@
 
 Each batch is its own short transaction (`data.cleanup.batch_size` rows chosen by primary key, then
 deleted by key), so PostgreSQL never holds a long lock on a table and SQLite's single writer is free
-between batches. Result streams need nothing here: each expires by itself (mcp.jobs.result_ttl_s).
+between batches. Metric samples younger than keep_days but older than monitoring.raw_keep_hours are not
+deleted here but rolled up into hourly rows (models.rollups), which this deletes after keep_days. Result streams need nothing here: each expires by itself (mcp.jobs.result_ttl_s).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from config import Section
 from models.base import db, utcnow
 from models.backups import temp_dir
 from models.logs import LogEntry
-from models.metrics import MetricSample
+from models.metrics import MetricRollup, MetricSample
 from models.sessions import Message, Session
 from models.tasks import FINAL_STATUSES, Task
 
@@ -79,6 +80,8 @@ def run_retention(settings: Section, now: datetime | None = None) -> dict[str, i
             Task, Task.status.in_(FINAL_STATUSES) & (Task.created_at < now - timedelta(days=cleanup.tasks_days)), batch),
         "metric_samples": delete_in_batches(
             MetricSample, MetricSample.created_at < now - timedelta(days=settings.monitoring.keep_days), batch),
+        "metric_rollups": delete_in_batches(
+            MetricRollup, MetricRollup.hour < now - timedelta(days=settings.monitoring.keep_days), batch),
     }
     counts["sessions"], session_messages = delete_idle_sessions(now - timedelta(days=cleanup.sessions_days), batch)
     counts["history"] += session_messages

@@ -13,6 +13,8 @@ from models import bind_database
 from scheduler.jobs import periodic_jobs
 from scheduler.runner import PeriodicScheduler
 from jobs.connection import redis_client, wait_for_redis
+from jobs.keys import config_generation_key
+from models.runtime_settings import LiveSettings, apply_log_level
 
 log = logging.getLogger("mcps.scheduler")
 
@@ -35,7 +37,11 @@ def main() -> int:
         return 1
 
     bind_database(settings)  # scheduled workflows read their definitions
-    scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client)
+    # The settings changed at run time (stored in the database) apply from the start and while we run.
+    live = LiveSettings(settings, lambda: client.get(config_generation_key(settings)))
+    settings = live.refresh()
+    apply_log_level(settings)
+    scheduler = PeriodicScheduler(settings, periodic_jobs(settings), client, follow=live)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())
     log.info("event=scheduler.started id=%s redis=%s jobs=%s", scheduler.id, redis_location,

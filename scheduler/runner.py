@@ -8,6 +8,10 @@ Each run first claims its fire time in Redis (SET NX): a fire time runs once eve
 believed themselves leader around a hand-over. A new leader looks back over the last `catch_up_s` and
 runs every job whose latest fire time nobody claimed: the runs due while the old leader was dead and
 its lock not yet expired are run late rather than lost (a daily backup at 03:00 still happens).
+
+Run-time settings (PUT/PATCH /api/v1/system/config) are followed by every scheduler process, leader or
+not, within a second: a job switched on or off is added or removed, a changed schedule reschedules it,
+and the next runs get the new settings (`follow`).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import socket
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import redis
 from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -25,14 +30,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import Section
-from scheduler.jobs import JobContext, PeriodicJob
+from scheduler.jobs import JobContext, PeriodicJob, every, periodic_jobs
 from scheduler.leader import LeaderElection, LeaderLock
 from jobs.keys import key
+from models.runtime_settings import CHECK_EVERY_S, LiveSettings, apply_log_level
 
 log = logging.getLogger("mcps.scheduler")
 
 
 MISFIRE_GRACE_S = 30
+FOLLOW_JOB = "follow_settings"  # not a periodic job of the platform: every process runs it, leader or not
 
 
 def latest_fire_time(trigger: BaseTrigger, now: datetime, look_back_s: float) -> datetime | None:
@@ -57,7 +64,10 @@ class PeriodicScheduler:
     """`run()` blocks until `stop()`, which may be called from any thread or a signal handler."""
 
     def __init__(self, settings: Section, jobs: list[PeriodicJob], client: redis.Redis,
-                 scheduler_id: str | None = None):
+                 scheduler_id: str | None = None, follow: LiveSettings | None = None,
+                 jobs_for: Callable[[Section], list[PeriodicJob]] | None = None):
+        """`follow`: the live settings to apply when they change, `jobs_for(settings)` (by default the
+        platform's periodic jobs) then giving the jobs."""
         self.settings = settings
         self.client = client
         self.id = scheduler_id or new_scheduler_id()
@@ -68,7 +78,10 @@ class PeriodicScheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S})
         self.jobs = [job for job in jobs if job.enabled]
         for job in self.jobs:
-            self.scheduler.add_job(self._run_if_leader, job.trigger, args=[job], id=job.name, name=job.name)
+            self._add(job)
+        self.live, self.jobs_for = follow, jobs_for or periodic_jobs
+        if follow is not None:
+            self.scheduler.add_job(self._follow_settings, every(CHECK_EVERY_S), id=FOLLOW_JOB, name=FOLLOW_JOB)
         self._catch_ups: list[threading.Thread] = []
         self._started = threading.Event()
         self._jobs_finished = threading.Event()
@@ -77,7 +90,37 @@ class PeriodicScheduler:
 
     @property
     def job_names(self) -> list[str]:
-        return [job.id for job in self.scheduler.get_jobs()]
+        return [job.name for job in self.jobs]
+
+    def _add(self, job: PeriodicJob) -> None:
+        self.scheduler.add_job(self._run_if_leader, job.trigger, args=[job], id=job.name, name=job.name)
+
+    def _follow_settings(self) -> None:
+        settings = self.live.refresh()
+        if settings is not self.settings and not self._stop_requested.is_set():
+            self.apply(settings)
+
+    def apply(self, settings: Section) -> None:
+        """Take new settings: the runs from now on get them, and each job's schedule and switch follow."""
+        self.settings = settings
+        apply_log_level(settings)
+        wanted = {job.name: job for job in self.jobs_for(settings) if job.enabled}
+        current = {job.name: job for job in self.jobs}
+        for name in current.keys() - wanted.keys():
+            self.scheduler.remove_job(name)
+            log.info("event=scheduler.job_disabled job=%s id=%s", name, self.id)
+        for name, job in wanted.items():
+            if name not in current:
+                self._add(job)
+                log.info("event=scheduler.job_enabled job=%s schedule=%r id=%s", name, job.schedule, self.id)
+            elif job.schedule != current[name].schedule:
+                self.scheduler.modify_job(name, args=[job])
+                self.scheduler.reschedule_job(name, trigger=job.trigger)
+                log.info("event=scheduler.job_rescheduled job=%s schedule=%r was=%r id=%s", name, job.schedule,
+                         current[name].schedule, self.id)
+            else:
+                self.scheduler.modify_job(name, args=[job])  # the same trigger; its run reads new settings
+        self.jobs = list(wanted.values())
 
     def is_leader(self) -> bool:
         return self.election.is_leader()

@@ -148,6 +148,39 @@ def start_worker(settings, database, start_worker_for):
     return lambda: start_worker_for(settings)
 
 
+SCHEDULER_LEADER_TTL_MS = 900  # a killed leader is replaced within about a second
+
+
+@pytest.fixture
+def start_scheduler_for():
+    """start_scheduler_for(settings, **env): `python -m scheduler` on those settings (and the MCPS_ variables
+    of `env`) with a short leader lock, stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(settings, **env) -> subprocess.Popen:
+        environ = {**settings_environ(settings), "MCPS_SCHEDULER__LEADER_TTL_MS": str(SCHEDULER_LEADER_TTL_MS), **env}
+        process = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT, env=environ,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def start_scheduler(settings, start_scheduler_for):
+    """start_scheduler(**env): a scheduler process on the test's `settings`."""
+    return lambda **env: start_scheduler_for(settings, **env)
+
+
 @pytest.fixture
 def run_job_for():
     """run_job_for(settings, kind, tool_id, **args): submit a job and wait for its result event."""

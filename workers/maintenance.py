@@ -11,7 +11,9 @@ from jobs.events import ErrorType, JobError
 from jobs.job import Job
 from models.backups import BackupError, BackupRefused, NoSuchBackup
 from models.dumps import create_backup, restore_backup
+from models.base import utcnow
 from models.retention import run_retention
+from models.rollups import roll_up_samples
 from workers.alerts import evaluate_alerts
 from workers.health import probe_round, probe_tool
 from workers.metrics import sample_metrics
@@ -29,7 +31,12 @@ def restore(job: Job, runtime: WorkerRuntime) -> dict:
 
 
 def retention(job: Job, runtime: WorkerRuntime) -> dict:
-    return {"deleted": run_retention(runtime.settings)}
+    """Delete what is past its keep period, then fold the metric samples past the raw period into hourly
+    roll-ups (in that order: nothing is rolled up only to be deleted)."""
+    settings, now = runtime.settings, utcnow()
+    deleted = run_retention(settings, now)
+    rolled_up = roll_up_samples(now, settings.monitoring.raw_keep_hours, settings.data.cleanup.batch_size)
+    return {"deleted": deleted, "rolled_up": rolled_up}
 
 
 def metric_sample(job: Job, runtime: WorkerRuntime) -> dict:

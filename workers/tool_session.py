@@ -204,7 +204,9 @@ class ToolSession:
         tool = self.tool
         if tool["transport"] == "stdio":
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            pidfile = self.run_dir / f"{self.tool_id}.pid"
+            # One file per session: a restarted tool's old session, still stopping, must not delete the
+            # pidfile of its successor (whose pid would then read as None).
+            pidfile = self.run_dir / f"{self.tool_id}.{id(self):x}.pid"
             pidfile.unlink(missing_ok=True)
             user = run_as(self.settings.mcp.tools.run_as_user)  # None: the worker's own user
             if not tool.get("cwd"):  # a directory of its own, not the platform's (where data/ is)

@@ -77,7 +77,7 @@ class ProxyApp:
         self.auth = Authenticator(settings, redis)
         self.sse = SseTransport(self, self.process_id)
         self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.address,
-                                   sse_streams=lambda: len(self.sse.streams))
+                                   sse_streams=lambda: len(self.sse.streams), on_settings=self.apply_settings)
         await self.heartbeat.beat()  # the live config (naming, virtual servers) before the first request
         self.bus = Bus(redis, {control.control_channel(settings): self.heartbeat.on_control,
                                self.sse.inbox: self.sse.on_inbox})
@@ -88,6 +88,11 @@ class ProxyApp:
         self.notices = NoticeListener(redis, settings, catalog)
         self._background.append(loop.create_task(self.notices.run()))
         log.info("event=proxy.started naming=%s", proxy.naming)
+
+    def apply_settings(self, settings: Section) -> None:
+        """The run-time settings changed (heartbeat.py): the next calls take their budget and wait limit."""
+        self.services.settings = settings
+        self.services.budgets.clear()  # each caller's budget is parsed again from rate_limits.calls
 
     async def shutdown(self) -> None:
         for task in self._background:

@@ -97,7 +97,7 @@ def count_handshake_sessions(redis, settings: Section) -> int:
 
 
 _INTS = ("pid", "in_flight", "sse_streams", "requests_1m", "modern_requests_1m", "handshake_requests_1m",
-         "calls_1m", "errors_1m", "config_generation")
+         "calls_1m", "errors_1m", "config_generation", "settings_generation")
 _FLOATS = ("started_at", "last_seen", "p50_ms")
 
 

@@ -5,6 +5,9 @@ so) it reads the platform-wide switches, applies them, and publishes what it is 
   sessions already open keep being served, so that stopping drains instead of cutting clients off.
 - config: a newer generation reloads the naming policy and the virtual servers from the database into
   the catalog, with no restart.
+- settings: a newer generation of the run-time settings (PUT/PATCH /api/v1/system/config) reloads them
+  (models.runtime_settings) and hands them to `on_settings`: the call budget and wait limit of the next
+  calls follow. The heartbeat says which generation the process applied (`settings_generation`).
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from api.mcp_proxy.catalog import Catalog
 from api.mcp_proxy.metering import Meter
 from api.mcp_proxy.virtual import VirtualServer
 from config import Section
+from jobs.keys import config_generation_key
 from models.proxy import read_config
+from models.runtime_settings import LiveSettings, apply_log_level
 
 log = logging.getLogger("mcps.proxy")
 
@@ -36,7 +41,8 @@ def load_catalog_config(settings: Section) -> tuple[str, dict[str, VirtualServer
 
 class Heartbeat:
     def __init__(self, settings: Section, redis_client, meter: Meter, catalog: Catalog, process_id: str,
-                 listen: str, sse_streams: Callable[[], int]):
+                 listen: str, sse_streams: Callable[[], int],
+                 on_settings: Callable[[Section], None] | None = None):
         self.settings = settings
         self.redis = redis_client
         self.meter = meter
@@ -47,6 +53,11 @@ class Heartbeat:
         self.interval_s = settings.mcp.proxy.heartbeat_s
         self.serving = True
         self.generation: int | None = None
+        self.settings_generation: int | None = None  # as read from Redis; LiveSettings reloads when it moved
+        self.live = LiveSettings(settings, lambda: self.settings_generation)
+        self.applied_settings = settings
+        self._settings_followed: int | None = None
+        self.on_settings = on_settings
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -54,7 +65,9 @@ class Heartbeat:
     async def beat(self) -> None:
         async with self._lock:
             settings = self.settings
-            serving, generation = await self.redis.mget(control.serving_key(settings), control.generation_key(settings))
+            serving, generation, settings_generation = await self.redis.mget(
+                control.serving_key(settings), control.generation_key(settings), config_generation_key(settings))
+            await self.follow_settings(int(settings_generation or 0))
             if (serving != b"0") != self.serving:
                 self.serving = serving != b"0"
                 log.info("event=proxy.%s process=%s", "serving" if self.serving else "draining", self.process_id)
@@ -69,6 +82,7 @@ class Heartbeat:
                       "pid": os.getpid(), "host": socket.gethostname(), "listen": self.listen,
                       "started_at": self.started_at, "last_seen": time.time(), "serving": int(self.serving),
                       "config_generation": self.generation, "naming": self.catalog.naming,
+                      "settings_generation": self.live.generation,
                       "virtual_servers": ",".join(sorted(self.catalog.virtual_servers)),
                       "sse_streams": self.sse_streams()}
             pipe = self.redis.pipeline(transaction=False)
@@ -76,6 +90,21 @@ class Heartbeat:
             pipe.expire(name, max(1, int(self.interval_s * control.HEARTBEATS_TO_EXPIRE + 0.999)))
             pipe.sadd(control.processes_key(settings), self.process_id)
             await pipe.execute()
+
+    async def follow_settings(self, generation: int) -> None:
+        """Reload the run-time settings when their generation moved (the database read off the loop)."""
+        self.settings_generation = generation
+        if generation == self._settings_followed:
+            return
+        current = await asyncio.to_thread(self.live.refresh)
+        if self.live.generation == generation:  # else the reload failed (logged): tried again next beat
+            self._settings_followed = generation
+        if current is not self.applied_settings:
+            self.applied_settings = current
+            apply_log_level(current)
+            if self.on_settings is not None:
+                self.on_settings(current)
+            log.info("event=proxy.settings_applied process=%s generation=%s", self.process_id, self.live.generation)
 
     async def run(self) -> None:
         while True:

@@ -1,8 +1,8 @@
 """/api/v1/system/config (admins): the effective settings with secrets masked, and the settings that can
 change at run time (config.runtime), stored in the database and applied by every process without a
 restart: a write bumps the generation in Redis, each process reloads at its next look (at most a second
-later, models.runtime_settings.LiveSettings), and the answer waits briefly for the live workers to say
-they applied it. Each change is an operations log entry (who, what, old and new values).
+later, models.runtime_settings.LiveSettings), and the answer waits briefly for the live workers and MCP
+front door processes to say (in their heartbeats) they applied it. Each change is an operations log entry (who, what, old and new values).
 
 /api/v1/system/restart (admins): a graceful rolling restart of the workers, as a job (workers/restart.py).
 """
@@ -21,6 +21,7 @@ from api.auth import current_user, require_role
 from api.bodies import Blueprint
 from api.errors import abort
 from api.extensions import LIVE_SETTINGS_KEY, get_redis, get_settings
+from api.mcp_proxy import control
 from api.system.maintenance import WaitArgs, run_now
 from api.tasks.schemas import AcceptedSchema, TaskSchema
 from config import runtime
@@ -51,6 +52,8 @@ class ConfigSchema(Schema):
     changed = fields.Dict(metadata={"description": "What this write changed: {key: {old, new}}"})
     pending_workers = fields.List(fields.String(), metadata={
         "description": "Live workers that had not applied this write when the answer left (they will)"})
+    pending_proxies = fields.List(fields.String(), metadata={
+        "description": "Live MCP front door processes that had not applied this write when the answer left"})
 
 
 def masked_value(name: str, value):
@@ -82,12 +85,18 @@ def config_view(**extra) -> dict:
             "generation": current_app.extensions[LIVE_SETTINGS_KEY].generation, **extra}
 
 
-def wait_for_workers(generation: int) -> list[str]:
+def wait_for_processes(generation: int) -> dict[str, list[str]]:
+    """Wait (at most APPLY_WAIT_S) for the live workers and front door processes to apply `generation`;
+    {"pending_workers": [...], "pending_proxies": [...]}: those that had not yet."""
     deadline = time.monotonic() + APPLY_WAIT_S
     while True:
-        pending = [worker["id"] for worker in registry.live_workers(get_redis(), get_settings())
-                   if worker.get("config_generation", 0) < generation]
-        if not pending or time.monotonic() > deadline:
+        redis, settings = get_redis(), get_settings()
+        pending = {
+            "pending_workers": [worker["id"] for worker in registry.live_workers(redis, settings)
+                                if worker.get("config_generation", 0) < generation],
+            "pending_proxies": [beat["id"] for beat in control.live_processes(redis, settings)
+                                if beat["settings_generation"] < generation]}
+        if not any(pending.values()) or time.monotonic() > deadline:
             return pending
         time.sleep(0.05)
 
@@ -110,7 +119,7 @@ def change(body: dict, replace: bool) -> dict:
                         message=f"settings changed by {user.username}: {summary}", data={"changes": changed})
         log.info("event=config.changed by=%s generation=%d keys=%s", user.username, generation, ",".join(changed))
     live.refresh()
-    return config_view(changed=changed, pending_workers=wait_for_workers(generation))
+    return config_view(changed=changed, **wait_for_processes(generation))
 
 
 @blp.route("/config")

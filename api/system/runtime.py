@@ -20,7 +20,7 @@ from api import VERSION
 from api.auth import require_role
 from api.bodies import Blueprint
 from api.extensions import get_redis, get_settings
-from models import MetricSample, Tool, utcnow
+from models import MetricRollup, MetricSample, Tool, utcnow
 from jobs import registry
 from jobs.keys import live_key, worker_key
 from scheduler.jobs import heartbeat_key
@@ -87,6 +87,16 @@ def latest(source: str) -> MetricSample | None:
     return MetricSample.select().where(MetricSample.source == source).order_by(MetricSample.id.desc()).first()
 
 
+def host_history(since) -> list[dict]:
+    """The host samples since then; hours already rolled up (models.rollups) come first, as one entry each
+    with its number of samples, its averages and their maxima."""
+    hours = [{"at": row.hour.isoformat() + "+00:00", "samples": row.samples, **row.data, "max": row.maxima}
+             for row in MetricRollup.select().where((MetricRollup.source == "host") & (MetricRollup.hour >= since))
+             .order_by(MetricRollup.hour)]
+    return hours + [{"at": row.created_at.isoformat() + "+00:00", **row.data} for row in MetricSample.select()
+                    .where((MetricSample.source == "host") & (MetricSample.created_at >= since)).order_by(MetricSample.id)]
+
+
 @blp.route("/metrics")
 class Metrics(MethodView):
     @require_role("viewer")
@@ -105,9 +115,7 @@ class Metrics(MethodView):
                 "queues": queues.data if queues else None, "jobs": jobs.data if jobs else None}
         if args["minutes"]:
             since = utcnow() - timedelta(minutes=args["minutes"])
-            body["history"] = [{"at": row.created_at.isoformat() + "+00:00", **row.data} for row in MetricSample.select()
-                               .where((MetricSample.source == "host") & (MetricSample.created_at >= since))
-                               .order_by(MetricSample.id)]
+            body["history"] = host_history(since)
         return body
 
 

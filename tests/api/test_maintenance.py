@@ -3,9 +3,10 @@ listed, downloaded, deleted and restored, all as jobs on a real worker and recor
 from __future__ import annotations
 
 import gzip
+from datetime import timedelta
 
 from api.users.accounts import create_user
-from models import Tool, User
+from models import MetricSample, Tool, User, utcnow
 from tests.api.conftest import PASSWORD, bearer
 from tests.api.e2e import wait_task
 
@@ -42,14 +43,29 @@ def test_given_a_disabled_job_then_listed_without_a_next_run(make_app, database)
     assert items["backup"]["enabled"] is False and items["backup"]["next_run_at"] is None
 
 
-def test_given_a_worker_when_an_admin_runs_retention_now_then_a_task_records_its_counts(client, admin, worker):
+def test_given_a_worker_when_an_admin_runs_retention_now_then_a_task_records_its_counts(app, client, admin, worker):
+    # Given host samples of an hour two days back (cpu = the minute), past the raw period of a day
+    hour = (utcnow() - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    with app.app_context():
+        MetricSample.insert_many([{"source": "host", "data": {"cpu_percent": m}, "created_at": hour + timedelta(minutes=m)}
+                                  for m in range(60)]).execute()
+
+    # When retention is run now
     response = client.post(f"{SCHEDULES}/retention/run", headers=admin)
     assert response.status_code == 202
-
     task = wait_task(client, admin, response.json["task_id"])
 
+    # Then its task counts what it deleted and rolled up, and the series reads the hour from its roll-up
     assert task["status"] == "succeeded" and task["kind"] == "retention"
-    assert set(task["result"]["deleted"]) == {"logs", "history", "tasks", "sessions", "metric_samples", "temp_files"}
+    assert set(task["result"]["deleted"]) == {"logs", "history", "tasks", "sessions", "metric_samples",
+                                              "metric_rollups", "temp_files"}
+    assert task["result"]["rolled_up"] == {"samples": 60, "rollups": 1}
+    points = client.get("/api/v1/monitoring/metrics", headers=admin, query_string={
+        "source": "host", "since": hour.isoformat() + "Z", "until": (hour + timedelta(hours=1)).isoformat() + "Z",
+        "step": 3600}).json["points"]
+    assert [(p["samples"], p["cpu_percent"], p["max"]["cpu_percent"]) for p in points] == [(60, 29.5, 59)]
+    with app.app_context():
+        assert MetricSample.select().count() == 0
     assert task["args"] == {"schedule": "retention", "trigger": "manual"} and task["duration_ms"] is not None
     last = {i["name"]: i for i in client.get(SCHEDULES, headers=admin).json["items"]}["retention"]["last_run"]
     assert last["task_id"] == task["id"] and last["status"] == "succeeded" and last["trigger"] == "manual"

@@ -1,9 +1,14 @@
-"""The same account rules on PostgreSQL (locking rows, pooled connections returned per request), and
-requests after every connection was dropped (what a PostgreSQL restart does to its clients)."""
+"""The same account rules on PostgreSQL (locking rows, pooled connections returned per request), requests
+after every connection was dropped (what a PostgreSQL restart does to its clients), and a backup taken and
+restored through the API process (pg_dump / psql on the worker)."""
+import gzip
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
+
 from api import create_app
+from api.extensions import SETTINGS_KEY
 from api.users.accounts import create_user
 from models import User, db
 from tests.api.conftest import LOGIN, PASSWORD, bearer
@@ -91,3 +96,52 @@ def test_given_postgres_when_the_app_is_built_then_no_pooled_connection_is_kept_
 
     # Then the migration's connection was closed, not kept in the pool for every fork to share
     assert db.obj._connections == [] and db.obj._in_use == {}
+
+
+def test_given_the_api_and_a_worker_on_postgres_when_a_backup_is_restored_then_data_deleted_after_it_is_back(
+        postgres_app, start_web, start_worker_for):
+    # Given the API (gunicorn) and a worker on PostgreSQL, an admin, and a tool
+    settings = postgres_app.extensions[SETTINGS_KEY]
+    with postgres_app.app_context():
+        create_user("root", PASSWORD, role="admin")
+    db.close()
+    web, _worker = start_web(settings), start_worker_for(settings)
+    api = httpx2.Client(base_url=f"{web.url}/api/v1", timeout=60)
+    admin = bearer(api.post("/auth/login", json={"username": "root", "password": PASSWORD}).json()["access_token"])
+    kept = api.post("/tools", headers=admin, json={"name": "kept", "transport": "stdio", "command": "uvx"})
+    assert kept.status_code == 201, kept.text
+
+    # When a backup is taken through the API
+    taken = api.post("/system/backups?wait=true", headers=admin)
+    assert taken.status_code == 200 and taken.json()["status"] == "succeeded", taken.text
+    backup = taken.json()["result"]["backup"]
+    assert backup["engine"] == "postgresql" and backup["compressed"]
+    download = api.get(f"/system/backups/{backup['name']}", headers=admin)
+    assert b"CREATE TABLE" in gzip.decompress(download.content)  # a pg_dump script
+
+    # And after it the tool is deleted and another one created
+    assert api.delete("/tools/kept", headers=admin).status_code in (200, 202, 204)
+    assert api.post("/tools", headers=admin, json={"name": "later", "transport": "stdio", "command": "uvx"}
+                    ).status_code == 201
+
+    # When the backup is restored while a reader keeps asking for the tools
+    statuses, restoring = [], threading.Event()
+
+    def read_tools():
+        with httpx2.Client(base_url=f"{web.url}/api/v1", timeout=60) as reader:
+            while not restoring.is_set():
+                statuses.append(reader.get("/tools", headers=admin).status_code)
+    reader = threading.Thread(target=read_tools)
+    reader.start()
+    try:
+        restored = api.post(f"/system/backups/{backup['name']}/restore?wait=true", headers=admin)
+    finally:
+        restoring.set()
+        reader.join(30)
+
+    # Then the tool is back, the later one gone, and the API answered throughout (or said 503)
+    assert restored.status_code == 200 and restored.json()["result"] == {
+        "restored": backup["name"], "engine": "postgresql"}, restored.text
+    assert [tool["name"] for tool in api.get("/tools", headers=admin).json()["items"]] == ["kept"]
+    assert statuses and set(statuses) <= {200, 503}, statuses
+    assert api.post("/auth/login", json={"username": "root", "password": PASSWORD}).status_code == 200

@@ -38,6 +38,10 @@ def test_given_secrets_in_config_then_get_masks_them(make_app, database, make_se
     ({"features": {"webhooks": "yes"}}, "features.webhooks"),
     ({"notifications": {"webhook_url": "ftp://x"}}, "notifications.webhook_url"),
     ({"nope": 1}, "nope"),
+    ({"data": {"backup": {"schedule": "every day"}}}, "data.backup.schedule"),
+    ({"data": {"cleanup": {"schedule": "61 * * * *"}}}, "data.cleanup.schedule"),
+    ({"rate_limits": {"calls": "lots"}}, "rate_limits.calls"),
+    ({"monitoring": {"interval_s": 0}}, "monitoring.interval_s"),
 ])
 def test_given_a_bad_change_then_422_naming_the_key_and_nothing_stored(client, admin, body, key):
     response = client.patch(CONFIG, headers=admin, json=body)

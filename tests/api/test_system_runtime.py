@@ -1,8 +1,12 @@
-"""/system/status, /system/metrics and /system/processes with a real worker and a running tool."""
+"""/system/status, /system/metrics (with its history over both metric tiers) and /system/processes with a
+real worker and a running tool."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
+from models import MetricRollup, MetricSample, utcnow
+from models.rollups import hour_of
 from scheduler.jobs import JobContext, heartbeat
 from jobs.connection import redis_client
 
@@ -59,3 +63,21 @@ def test_given_a_running_tool_then_processes_shows_web_worker_and_tool_with_psut
     assert roles["worker"]["rss_mb"] > 0 and roles["worker"]["running"]
     assert roles["tool"]["tool_id"] == echo_tool["id"] and roles["tool"]["owner"] == roles["worker"]["id"]
     assert roles["tool"]["rss_mb"] > 0 and roles["tool"]["pid"]
+
+
+def test_given_rolled_up_hours_and_recent_samples_when_history_is_asked_then_both_in_time_order(
+        app, client, viewer):
+    # Given an hour rolled up three hours ago, and a sample taken just now
+    with app.app_context():
+        old_hour = hour_of(utcnow() - timedelta(hours=3))
+        MetricRollup.create(source="host", hour=old_hour, samples=60, data={"cpu_percent": 20.5},
+                            maxima={"cpu_percent": 90})
+        MetricSample.create(source="host", data={"cpu_percent": 7})
+
+    # When the host history of the last four hours is asked
+    history = client.get(f"{SYSTEM}/metrics", headers=viewer, query_string={"minutes": 240}).json["history"]
+
+    # Then the rolled-up hour comes first, as one entry with its samples, average and maximum
+    assert history[0] == {"at": old_hour.isoformat() + "+00:00", "samples": 60, "cpu_percent": 20.5,
+                          "max": {"cpu_percent": 90}}
+    assert [entry["cpu_percent"] for entry in history[1:]] == [7]

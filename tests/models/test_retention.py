@@ -40,7 +40,8 @@ def test_given_old_and_recent_rows_of_each_kind_when_retention_runs_then_old_one
     counts = run_retention(settings, now)
 
     # Then each kind lost exactly its old rows, and says how many
-    assert counts == {"logs": 3, "metric_samples": 3, "history": 3, "tasks": 1, "sessions": 1, "temp_files": 1}
+    assert counts == {"logs": 3, "metric_samples": 3, "metric_rollups": 0, "history": 3, "tasks": 1, "sessions": 1,
+                      "temp_files": 1}
     assert LogEntry.select().count() == 1 and MetricSample.select().count() == 1
     assert [s.id for s in Session.select()] == [active.id]
     assert [m.created_at for m in Message.select()] == [recent]

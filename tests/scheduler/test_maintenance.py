@@ -3,11 +3,7 @@ time enqueues one job, recorded as a task; two schedulers fire it once; a killed
 misses no fire time."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta
-
-import pytest
 
 from models import Task, db
 from models.backups import list_backups
@@ -15,31 +11,7 @@ from scheduler.jobs import periodic_jobs
 from scheduler.leader import current_leader
 from scheduler.runner import latest_fire_time
 from jobs.connection import redis_client
-from tests.harness import ROOT, settings_environ, wait_for
-
-TTL_MS = 900
-
-
-@pytest.fixture
-def start_scheduler(settings):
-    started: list[subprocess.Popen] = []
-
-    def start(**env) -> subprocess.Popen:
-        environ = {**settings_environ(settings), "MCPS_SCHEDULER__LEADER_TTL_MS": str(TTL_MS), **env}
-        process = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT, env=environ,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+from tests.harness import wait_for
 
 
 def scheduled_runs(kind: str) -> list[Task]:
