@@ -41,7 +41,7 @@ function follow(taskId) {
   });
   source.addEventListener("result", () => { // the stream ends here: do not let the browser reopen it
     stopFollowing(taskId);
-    refresh();
+    setTimeout(refresh, 300); // the worker writes the task's row just after its reply
   });
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) stopFollowing(taskId);
