@@ -1,6 +1,8 @@
 // What the Tasks, Logs, Alerts, Connect and Admin pages share: a form's fields as a JSON body, a
 // confirmation dialog (a <dialog>, not window.confirm), and a reload after a change.
 
+import { flash } from "./console.js";
+
 // The form's named fields as an object: numbers for type=number, booleans for checkboxes, empty
 // optional fields left out (the API applies its defaults), <select multiple> as a list.
 export function formJson(form) {
@@ -48,4 +50,18 @@ export function confirmDialog(question, action = "Confirm") {
 export async function reloadFragment(element) {
   const response = await fetch(element.dataset.fragmentUrl, { credentials: "same-origin", headers: { "HX-Request": "true" } });
   if (response.ok) element.innerHTML = await response.text();
+}
+
+// Reload the page and then show a message (kept in sessionStorage across the reload; never a secret).
+const PENDING_FLASH = "mcps-console-flash";
+
+export function reloadWithFlash(text) {
+  sessionStorage.setItem(PENDING_FLASH, text);
+  window.location.reload();
+}
+
+const pending = sessionStorage.getItem(PENDING_FLASH);
+if (pending) {
+  sessionStorage.removeItem(PENDING_FLASH);
+  flash(pending);
 }

@@ -3,7 +3,7 @@
 // tasks until they finish.
 import { api, followTask } from "../api.js";
 import { flash, showError } from "../console.js";
-import { confirmDialog, formJson, reloadFragment } from "../forms.js";
+import { confirmDialog, formJson, reloadFragment, reloadWithFlash } from "../forms.js";
 
 const userRows = document.getElementById("user-rows");
 
@@ -23,8 +23,7 @@ async function runJob(button, start, doneText) {
     const accepted = await start();
     const task = await followTask(accepted.task_id);
     if (task.status === "succeeded") {
-      flash(doneText);
-      window.location.reload();
+      reloadWithFlash(doneText);
       return;
     }
     flash(`${label}: ${task.status}${task.error ? ` (${task.error})` : ""}`, "error");

@@ -2,7 +2,7 @@
 // the live `alert` events.
 import { api } from "../api.js";
 import { flash, showError } from "../console.js";
-import { confirmDialog, formJson, reloadFragment } from "../forms.js";
+import { confirmDialog, formJson, reloadFragment, reloadWithFlash } from "../forms.js";
 import { onLive } from "../live.js";
 
 const rows = document.getElementById("alert-rows");
@@ -32,7 +32,7 @@ document.addEventListener("click", async (event) => {
     await reloadFragment(rows);
   } else if (remove) {
     if (!(await confirmDialog(`Delete the rule ${remove.dataset.name}? Its firing alerts resolve at the next evaluation.`, "Delete"))) return;
-    if (await act(() => api.del(`/monitoring/alert-rules/${remove.dataset.deleteRule}`))) window.location.reload();
+    if (await act(() => api.del(`/monitoring/alert-rules/${remove.dataset.deleteRule}`))) reloadWithFlash(`Rule ${remove.dataset.name} deleted`);
   }
 });
 
@@ -40,7 +40,7 @@ document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (form.id === "new-rule") {
     event.preventDefault();
-    if (await act(() => api.post("/monitoring/alert-rules", formJson(form)))) window.location.reload();
+    if (await act(() => api.post("/monitoring/alert-rules", formJson(form)))) reloadWithFlash("Rule added");
   } else if (form.dataset.editRule) {
     event.preventDefault();
     await act(() => api.patch(`/monitoring/alert-rules/${form.dataset.editRule}`, formJson(form)), "Rule saved");
