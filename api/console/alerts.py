@@ -11,7 +11,8 @@ from api.console.listing import PAGE_SIZE, current_page, filters_from_query
 from api.console.pages import render_page, rest_error_page
 from api.console.rest import RestError
 from api.console.session_cookie import page
-from models.alerts import ALERT_STATUSES, OPERATORS, SEVERITIES
+from api.extensions import get_settings
+from models.alerts import ALERT_STATUSES, OPERATORS, SEVERITIES, default_rules
 
 FILTERS = ("status", "severity", "acknowledged")
 
@@ -31,6 +32,7 @@ def alerts():
         return rest_error_page(error)
     return render_page("console/alerts.html", "console.alerts", listing=listing, filters=filters,
                        rules=rules["items"], metrics=rules["metrics"], statuses=ALERT_STATUSES,
+                       default_names={rule["name"] for rule in default_rules(get_settings())},
                        severities=SEVERITIES, operators=OPERATORS)
 
 

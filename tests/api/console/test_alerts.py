@@ -42,6 +42,19 @@ def test_an_admin_adds_a_rule_and_a_viewer_sees_it_without_the_buttons(console, 
     page.locator("[data-testid=rule-row]", has_text="queue-backlog").wait_for()
     rules = client.get("/api/v1/monitoring/alert-rules", headers=admin).json["items"]
     assert [(r["metric"], r["threshold"]) for r in rules if r["name"] == "queue-backlog"] == [("queue.depth", 250.0)]
+    rule = page.locator("[data-testid=rule-row]", has_text="queue-backlog")
+
+    # When they raise its threshold and disable it
+    rule.locator("input[name=threshold]").fill("300")
+    rule.locator("input[name=enabled]").uncheck()
+    rule.locator("button[type=submit]").click()
+
+    # Then the rule is changed, and the default rules (which may only be disabled) have no Delete button
+    page.locator("#flash", has_text="Rule saved").wait_for()
+    changed = [r for r in client.get("/api/v1/monitoring/alert-rules", headers=admin).json["items"]
+               if r["name"] == "queue-backlog"]
+    assert [(r["threshold"], r["enabled"]) for r in changed] == [(300.0, False)]
+    assert page.locator("[data-testid=rule-row]", has_text="host_cpu").locator("[data-delete-rule]").count() == 0
     assert page.console_errors == []
 
     # And a viewer sees the rule and a firing alert, with no form and no button to change them
