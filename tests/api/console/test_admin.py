@@ -7,7 +7,7 @@ import gzip
 import requests
 from playwright.sync_api import expect
 
-from tests.api.conftest import LOGIN
+from tests.api.conftest import LOGIN, PASSWORD
 from tests.harness import wait_for
 
 WAIT_MS = 60000
@@ -123,3 +123,29 @@ def test_a_viewer_sees_no_admin_nav_nor_buttons_it_may_not_use_and_a_forced_requ
     assert response.status == 403
     assert "admin" in page.get_by_test_id("error-message").inner_text()
     assert client.get(f"/api/v1/monitoring/alerts/{alert_id}", headers=operator).json["acknowledged_at"] is None
+
+
+def test_an_admin_unlocks_a_locked_account_with_a_new_password(console, browser_page, sign_in, admin, make_user,
+                                                                settings):
+    # Given an account locked by wrong passwords
+    make_user("lou", "operator")
+    for _ in range(settings.security.max_login_attempts):
+        requests.post(console.at(LOGIN), json={"username": "lou", "password": "wrong-password"}, timeout=10)
+    assert requests.post(console.at(LOGIN), json={"username": "lou", "password": PASSWORD},
+                         timeout=10).status_code == 423
+    page = browser_page()
+    sign_in(page, "admin-user", next_path="/admin")
+    lou = page.locator("[data-testid=user-row][data-username=lou]")
+    assert lou.get_by_test_id("locked").count() == 1
+
+    # When the admin unlocks it, after confirming
+    lou.get_by_test_id("unlock").click()
+    page.get_by_test_id("confirm").click()
+
+    # Then a new password is shown once, the row is no longer locked, and lou signs in with that password
+    page.get_by_test_id("password-shown").wait_for()
+    password = page.get_by_test_id("password-value").inner_text()
+    expect(page.locator("[data-testid=user-row][data-username=lou]").get_by_test_id("locked")).to_have_count(0)
+    assert requests.post(console.at(LOGIN), json={"username": "lou", "password": password},
+                         timeout=10).status_code == 200
+    assert page.console_errors == []
