@@ -18,6 +18,11 @@ PAGES = [
     "api.console.session",
     "api.console.overview",
     "api.console.tools",
+    "api.console.tasks",
+    "api.console.logs",
+    "api.console.alerts",
+    "api.console.connect",
+    "api.console.admin",
     "api.console.placeholders",
 ]
 

@@ -5,7 +5,7 @@ from api.console.blueprint import blp
 from api.console.pages import render_page
 from api.console.session_cookie import page
 
-PLACEHOLDERS = {"tasks": "Tasks", "logs": "Logs", "alerts": "Alerts", "connect": "Connect a client", "admin": "Admin"}
+PLACEHOLDERS: dict[str, str] = {}
 
 
 def _placeholder(name: str, title: str):
