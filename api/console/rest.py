@@ -1,7 +1,7 @@
 """The REST API, called in this process as the console's signed-in user: the same views, the same
 authorization, the same answers as for the browser or any client; nothing is read behind its back.
 
-    tools = rest.get("/tools", per_page=100)["items"]
+    tools = rest.get("/tools", page_size=100)["items"]
     task = rest.post("/tools/3/start")          # unsafe: needs the CSRF header the browser sent (htmx does)
 
 The sub-request carries this request's cookies and X-CSRF-TOKEN header, runs in a fresh app context

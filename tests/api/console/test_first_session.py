@@ -91,8 +91,20 @@ def test_first_session_import_start_call_watch_and_sign_out(console, worker, cli
         arg=started_before)
     assert page.evaluate("window.stillTheSamePage") is True
 
-    # ---- [The other helper's page] create an API key and copy the Cursor snippet (Connect page) ----
-    # ---- goes here: page.click("nav >> text=Connect"), create a key, copy the snippet. --------------
+    # When they create an API key on the Connect page and copy the Cursor snippet
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
+    page.click("nav >> text=Connect")
+    page.get_by_test_id("key-name").fill("ada-cursor")
+    page.get_by_test_id("create-key").click()
+    key = page.get_by_test_id("new-key-value")
+    expect(key).to_contain_text("mcps_")
+    page.get_by_test_id("copy-cursor-http").click()
+    page.get_by_test_id("copy-cursor-http").filter(has_text="Copied").wait_for()
+
+    # Then the clipboard holds Cursor's mcp.json with the front door and that key
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert copied["mcpServers"]["mcps"]["headers"] == {"X-API-Key": key.inner_text()}
+    assert copied["mcpServers"]["mcps"]["url"].endswith("/mcp")
 
     # When they sign out
     page.click("#sign-out")

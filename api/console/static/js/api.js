@@ -2,7 +2,7 @@
 // same origin); every unsafe request carries X-CSRF-TOKEN, read from the mcps_csrf cookie.
 //
 //   import { api, ApiError } from "/console/static/js/api.js";
-//   const tools = await api.get("/tools", { per_page: 100 });          // paths are relative to /api/v1
+//   const tools = await api.get("/tools", { page_size: 100 });          // paths are relative to /api/v1
 //   const task = await api.post(`/tools/${id}/start`);                 // 202 + task
 //   try { ... } catch (e) { if (e instanceof ApiError) show(e.message); }
 
