@@ -6,7 +6,9 @@ key; the client IP when anonymous): `rate_limits.management` here, for everythin
 per API key or user by the job path itself (api.jobs.call_budget: checked inside the enqueue script, so
 it costs no extra round trip). Views marked `@poll_rate_limit` (following a task or a tool's status, as a
 client does after a 202) have a budget of their own as generous as the calls' (`rate_limits.calls`,
-per caller), so that polling never eats the management budget. `/auth/login` is outside both: failed
+per caller), so that polling never eats the management budget; so do the reads of a console session (a
+GET made with the console's session cookie: the pages of the web console follow live state, a person
+clicking through them must not run into the management limit). `/auth/login` is outside both: failed
 logins are counted per username and per address by api.auth.lockout. A refused request is a 429 in
 the one error shape, with Retry-After.
 """
@@ -18,6 +20,7 @@ from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
 
 from api.auth.access import optional_caller
+from api.auth.tokens import ACCESS_COOKIE
 from api.errors import abort
 from api.extensions import get_redis, get_settings
 from api.jobs import rate_limit
@@ -65,15 +68,22 @@ def _limited() -> bool:
             and request.method != "OPTIONS")
 
 
+def _is_console_read() -> bool:
+    return (request.method in ("GET", "HEAD") and ACCESS_COOKIE in request.cookies
+            and "Authorization" not in request.headers and "X-API-Key" not in request.headers)
+
+
+def _spends_poll_budget() -> bool:
+    return getattr(_handler(), POLL_LIMIT_ATTR, False) or _is_console_read()
+
+
 def is_management_request() -> bool:
-    handler = _handler()
-    return (_limited() and not getattr(handler, CALL_LIMIT_ATTR, False)
-            and not getattr(handler, POLL_LIMIT_ATTR, False))
+    return _limited() and not getattr(_handler(), CALL_LIMIT_ATTR, False) and not _spends_poll_budget()
 
 
 def _spend_poll_budget() -> None:
     """A fixed window per caller in Redis (one round trip), for the views marked `@poll_rate_limit`."""
-    if not _limited() or not getattr(_handler(), POLL_LIMIT_ATTR, False):
+    if not _limited() or not _spends_poll_budget():
         return
     limit = rate_limit(get_settings().rate_limits.calls)  # as generous as the calls' budget, run-time setting
     window_s = limit.get_expiry()

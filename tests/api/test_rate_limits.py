@@ -108,3 +108,23 @@ def test_given_a_poll_budget_when_spent_then_429_with_retry_after(make_app):
     assert statuses == [200, 200, 200, 429]
     refused = client.get("/api/v1/tasks/t1", headers=ann)
     assert refused.json["code"] == 429 and 0 < int(refused.headers["Retry-After"]) <= 61
+
+
+def test_given_a_console_session_when_its_pages_read_then_the_management_budget_is_not_spent(make_app):
+    # Given a management budget of 3 a minute and a console session (the session cookie, CSRF double submit)
+    app = make_app(**{"rate_limits.management": "3 per minute"})
+    client = app.test_client()
+    with app.app_context():
+        create_user("ann", PASSWORD, role="operator")
+    token = client.post(LOGIN, json={"username": "ann", "password": PASSWORD}).json["access_token"]
+    assert client.post("/session", headers={"Authorization": f"Bearer {token}"}).status_code == 204
+    csrf = client.get_cookie("mcps_csrf").value
+
+    # When its pages read ten times, as a person clicking through the console does
+    reads = [client.get(INFO).status_code for _ in range(10)]
+
+    # Then every read is answered, and its writes still spend the management budget
+    assert reads == [200] * 10
+    writes = [client.post("/api/v1/auth/api-keys", json={"name": f"k{n}"}, headers={"X-CSRF-TOKEN": csrf}).status_code
+              for n in range(4)]
+    assert writes == [201, 201, 201, 429]
