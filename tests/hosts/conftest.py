@@ -34,6 +34,10 @@ PASSWORD = "correct-horse-battery"
 HOST_SETTINGS = {"mcp.worker.lease_ttl_ms": 1500, "mcp.worker.heartbeat_ms": 300,
                  "mcp.tools.restart_backoff_s": 0.2, "mcp.tools.start_timeout_s": 20}
 
+# gunicorn threads of each API: 12 lent to waiting sync calls (server.reserved_threads is 4), enough for the
+# soak's clients (fewer would answer some sync calls 202 + task, as api/waits.py says)
+WEB_THREADS = 16
+
 
 @dataclass
 class Host:
@@ -88,7 +92,7 @@ def two_hosts(make_settings, postgres_database, start_procfile_worker, tmp_path)
             host.workers = start_procfile_worker(1, host.settings, host.environ)
             host.worker_ids = {w["id"] for w in own_live_workers(host.workers, redis_client(host.settings),
                                                                    host.settings)}
-            host.web = WebProcess(host.settings, extra_env=host.environ)
+            host.web = WebProcess(host.settings, threads=WEB_THREADS, extra_env=host.environ)
             host.proxy = ProxyProcess(host.settings, host.environ)
         yield hosts
     finally:
