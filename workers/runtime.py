@@ -368,6 +368,7 @@ class WorkerRuntime:
         for worker_id in registry.known_worker_ids(self.redis, self.settings) - {self.id}:
             if not registry.is_alive(self.redis, self.settings, worker_id):
                 reaper.reap(self.redis, self.broker, self.settings, worker_id, self._record_lost_job)
+        reaper.record_lost_calls(self.redis, self.settings, self.bookkeeper.write)
 
     def _record_lost_job(self, job: dict, event: dict) -> None:
         self.bookkeeper.record(JobRecord(job, event, self.id, None, time.time()))
