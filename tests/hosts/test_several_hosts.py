@@ -225,6 +225,11 @@ def test_given_two_hosts_when_one_worker_host_is_killed_then_its_calls_fail_clea
     assert count(calls_file, "slow") == 3
     assert not [pid for pid in killed + moving_pids if psutil.pid_exists(pid)
                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-    # and the async task table knows no call left running on the dead host
+    # and each lost call is recorded as a failed task naming the dead host's worker (the MCP one too)
+    lost = wait_for(lambda: (rows := list(Task.select().where(Task.tool_id == first_tool, Task.error_type == "worker_lost")))
+                    and len(rows) == 3 and rows, timeout=10)
+    assert {(row.status, row.worker_id in victim.worker_ids) for row in lost} == {("failed", True)}
+    assert {outcomes[label][1]["errors"]["task_id"] for label in ("rest_a", "rest_b")} < {row.id for row in lost}
+    # and no task is left queued or running on the dead host
     assert not Task.select().where(Task.worker_id.in_(list(victim.worker_ids)),
                                    Task.status.in_(("queued", "running"))).count()
