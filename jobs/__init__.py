@@ -8,6 +8,7 @@ the workers. Clients import this package and never `workers/`; workers import it
 - stream.py     the result stream: publish, read, follow
 - leases.py     tool owner leases;  registry.py  live workers
 - client.py     JobClient (sync) and AsyncJobClient (asyncio)
+- lost.py       calls lost with their worker, noted by their callers so that a live worker records them
 - admission.py  may a call go to this tool now
 """
 from jobs.client import AsyncJobClient, JobClient

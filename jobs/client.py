@@ -5,11 +5,12 @@ broker's one enqueue path and the pieces below; only their I/O differs.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import redis
 
 from config import Section
-from jobs import events, registry, stream
+from jobs import events, lost, registry, stream
 from jobs.broker import RateLimit, RoutingRedisBroker, build_broker
 from jobs.connection import aredis_client
 from jobs.events import JobError, RateLimited
@@ -40,13 +41,23 @@ class ResultWait:
     """Where a wait for a job's final event stands: the stream position, the time left, and whether
     an idle read should ask if the job's worker is still alive."""
 
-    def __init__(self, job_id: str, timeout_s: float, worker_id: str | None, stop_at_input: bool = False):
+    def __init__(self, job_id: str, timeout_s: float, worker_id: str | None, stop_at_input: bool = False,
+                 job: Job | None = None):
         self.job_id = job_id
         self.timeout_s = timeout_s
         self.worker_id = worker_id
         self.deadline = time.monotonic() + timeout_s
         self.after = "0"
         self.stop_at_input = stop_at_input  # a question to the client ends the wait too
+        self.job = asdict(job) if job is not None and job.record else None  # what a lost call's task row says
+
+    def publish_lost(self, pipe, settings: Section) -> dict:
+        """Queue the worker_lost event on `pipe`, and the note that gets the job its task row (jobs/lost.py)."""
+        final = events.worker_lost()
+        stream.publish(pipe, settings, self.job_id, final)
+        if self.job is not None:
+            lost.note(pipe, settings, self.job, self.worker_id, final)
+        return final
 
     def next_block_ms(self) -> int:
         remaining_ms = int((self.deadline - time.monotonic()) * 1000)
@@ -100,7 +111,7 @@ class JobClient:
         pipeline: Redis holds it until the worker's reply lands, so a call costs a single round trip.
         A budget refusal is returned as the (failed, rate_limited) event. With `stop_at_input`, the job's
         first question to its client (an input_request event) is returned as well: the job goes on."""
-        wait = ResultWait(job.id, timeout_s, None, stop_at_input)
+        wait = ResultWait(job.id, timeout_s, None, stop_at_input, job)
         enqueued = self.broker.enqueue_routed(job.message(), owner_key(self.settings, job, None),
                                               rate_limit(self.settings, job, limit),
                                               read_stream=stream_key(self.settings, job.id),
@@ -121,8 +132,9 @@ class JobClient:
                 return final
             if wait.should_check_worker(received) and not registry.is_alive(self.redis, self.settings, wait.worker_id) \
                     and not stream.read(self.redis, self.settings, wait.job_id, wait.after):  # (handed back just now?)
-                final = events.worker_lost()
-                stream.publish_now(self.redis, self.settings, wait.job_id, final)
+                pipe = self.redis.pipeline(transaction=False)
+                final = wait.publish_lost(pipe, self.settings)
+                pipe.execute()
                 return final
 
     def cancel(self, job_id: str) -> None:
@@ -152,7 +164,7 @@ class AsyncJobClient:
         return enqueued.owner
 
     async def run(self, job: Job, timeout_s: float, limit: CallBudget | None = None) -> dict:
-        wait = ResultWait(job.id, timeout_s, None)
+        wait = ResultWait(job.id, timeout_s, None, job=job)
         enqueued = await self.broker.enqueue_routed_async(
             self.redis, job.message(), owner_key(self.settings, job, None), rate_limit(self.settings, job, limit),
             read_stream=stream_key(self.settings, job.id), block_ms=wait.next_block_ms())
@@ -166,7 +178,7 @@ class AsyncJobClient:
         """Submit `job` and yield (entry id, event) for its questions to the client (input_request events;
         with `every_event` its progress and log events too), ending after its final event. The first XREAD
         goes out in the enqueue's pipeline, as in `run`; JobError('wait_timeout') when `timeout_s` runs out."""
-        wait = ResultWait(job.id, timeout_s, None)
+        wait = ResultWait(job.id, timeout_s, None, job=job)
         enqueued = await self.broker.enqueue_routed_async(
             self.redis, job.message(), owner_key(self.settings, job, None), rate_limit(self.settings, job, limit),
             read_stream=stream_key(self.settings, job.id), block_ms=wait.next_block_ms())
@@ -191,7 +203,7 @@ class AsyncJobClient:
                     return
             received = await stream.aread(self.redis, self.settings, wait.job_id, wait.after, wait.next_block_ms())
             if wait.should_check_worker(received) and not await self._still_answered(wait):
-                yield wait.after, await self._worker_lost(wait.job_id)
+                yield wait.after, await self._worker_lost(wait)
                 return
 
     async def _wait(self, wait: ResultWait) -> dict:
@@ -201,17 +213,16 @@ class AsyncJobClient:
             if final is not None:
                 return final
             if wait.should_check_worker(received) and not await self._still_answered(wait):
-                return await self._worker_lost(wait.job_id)
+                return await self._worker_lost(wait)
 
     async def _still_answered(self, wait: ResultWait) -> bool:
         """Its worker is alive, or handed the job back an instant before leaving (the event is there)."""
         return bool(await self.redis.exists(worker_key(self.settings, wait.worker_id))
                     or await stream.aread(self.redis, self.settings, wait.job_id, wait.after))
 
-    async def _worker_lost(self, job_id: str) -> dict:
-        final = events.worker_lost()
+    async def _worker_lost(self, wait: ResultWait) -> dict:
         pipe = self.redis.pipeline(transaction=False)
-        stream.publish(pipe, self.settings, job_id, final)
+        final = wait.publish_lost(pipe, self.settings)
         await pipe.execute()
         return final
 

@@ -50,6 +50,11 @@ def worker_key(settings: Section, worker_id: str) -> str:
     return key(settings, "worker", worker_id)
 
 
+def lost_jobs_key(settings: Section) -> str:
+    """Calls whose callers read worker_lost, for a live worker to record as failed tasks (jobs/lost.py)."""
+    return key(settings, "jobs", "lost")
+
+
 def workers_key(settings: Section) -> str:
     """The set of every worker id seen (pruned by readers)."""
     return key(settings, "workers")

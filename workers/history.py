@@ -7,6 +7,7 @@ records become one multi-row upsert of tasks, one multi-row insert of messages, 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -56,6 +57,11 @@ def _touch_sessions(session_ids: list[int]) -> None:
         last_activity_at=now, updated_at=now).where(Session.id.in_(session_ids)).sql()[0])
     stamp = Session.last_activity_at.db_value(now)
     db.obj.execute_sql(sql, [stamp, stamp, *session_ids])
+
+
+def lost_task_row(job: dict, event: dict, worker_id: str | None) -> dict:
+    """The failed task row of a call its worker died with (noted by its caller: jobs/lost.py)."""
+    return _task_row(JobRecord(job, event, worker_id, None, time.time()))
 
 
 def _task_row(record: JobRecord) -> dict:

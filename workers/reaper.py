@@ -20,13 +20,14 @@ import psutil
 import redis
 
 from config import Section
-from jobs import events, registry, stream
+from jobs import events, lost, registry, stream
 from jobs.client import JobClient
 from jobs.events import ErrorType
 from jobs.job import CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, Job
 from jobs.keys import key
 from models import Task, utcnow
 from models.log_sink import SYSTEM
+from workers.history import lost_task_row
 
 log = logging.getLogger("mcps.reaper")
 
@@ -138,3 +139,14 @@ def fail_recorded_in_flight(client: redis.Redis, settings: Section, worker_id: s
             Task.id == task.id).execute()
         failed += 1
     return failed
+
+
+def record_lost_calls(client: redis.Redis, settings: Section, write) -> int:
+    """Failed task rows for the calls whose callers read worker_lost (jobs/lost.py), through `write` (the
+    bookkeeper's). A row already there is left as it is: the worker was not dead after all and recorded
+    the call's real outcome."""
+    rows = [lost_task_row(entry["job"], entry["event"], entry["worker_id"]) for entry in lost.take_all(client, settings)]
+    if rows:
+        write(lambda: Task.insert_many(rows).on_conflict_ignore().execute())
+        log.warning("event=calls.lost_recorded count=%d", len(rows), extra=SYSTEM)
+    return len(rows)

@@ -30,7 +30,7 @@ from workers import reaper
 from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
-from workers.limits import TreeMeter
+from workers.limits import TreeMeter, children_map
 from workers.telemetry import record_finished
 from workers.tool_session import ToolSession
 
@@ -322,23 +322,30 @@ class WorkerRuntime:
                 log.exception("event=worker.heartbeat_failed worker=%s", self.id)
 
     def _beat(self) -> None:
+        """Heartbeat and leases first, then the tools' live stats: measuring a hundred process trees takes
+        a while, and leases renewed only after it expired under load (their tools stopped, taken over)."""
         self.settings = self.live_settings.current()
         owned = list(self.sessions)
         pipe = self.redis.pipeline(transaction=False)
         registry.beat(pipe, self.settings, {"id": self.id, "pid": os.getpid(), "host": socket.gethostname(),
                                             "queue": self.queue, "started_at": self.started_at, "tools": owned,
                                             "config_generation": self.live_settings.generation})
-        for tool_id in owned:
-            stats = self._live_stats(tool_id)
-            pipe.set(live_key(self.settings, tool_id), json.dumps(stats), px=self.settings.mcp.worker.lease_ttl_ms)
         pipe.execute()
         if owned and self.leases.renew(owned, self.id) < len(owned):
             for tool_id in owned:
                 if self.leases.owner(tool_id) != self.id:
                     log.warning("event=tool.lease_lost tool=%s worker=%s", tool_id, self.id)
                     self.stop_tool_local(tool_id)
+        owned = list(self.sessions)
+        if owned:
+            children_of = children_map()  # one scan of the process table for every tool's tree
+            pipe = self.redis.pipeline(transaction=False)
+            for tool_id in owned:
+                stats = self._live_stats(tool_id, children_of)
+                pipe.set(live_key(self.settings, tool_id), json.dumps(stats), px=self.settings.mcp.worker.lease_ttl_ms)
+            pipe.execute()
 
-    def _live_stats(self, tool_id: int) -> dict:
+    def _live_stats(self, tool_id: int, children_of: dict[int, list[int]] | None = None) -> dict:
         session = self.sessions.get(tool_id)
         stats = {"worker": self.id, **(session.snapshot() if session else {})}
         pid = session.pid if session else None
@@ -348,7 +355,7 @@ class WorkerRuntime:
             meter = self._meters.get(tool_id)
             if meter is None or meter.root.pid != pid:
                 meter = self._meters[tool_id] = TreeMeter(pid)
-            stats.update(meter.sample())
+            stats.update(meter.sample(children_of))
             reason = meter.violation(stats, session.tool.get("memory_limit_mb"), session.tool.get("cpu_limit_percent"))
             if reason:
                 session.killed_because(reason)
@@ -361,6 +368,7 @@ class WorkerRuntime:
         for worker_id in registry.known_worker_ids(self.redis, self.settings) - {self.id}:
             if not registry.is_alive(self.redis, self.settings, worker_id):
                 reaper.reap(self.redis, self.broker, self.settings, worker_id, self._record_lost_job)
+        reaper.record_lost_calls(self.redis, self.settings, self.bookkeeper.write)
 
     def _record_lost_job(self, job: dict, event: dict) -> None:
         self.bookkeeper.record(JobRecord(job, event, self.id, None, time.time()))

@@ -161,12 +161,10 @@ def test_given_calls_queued_for_a_worker_that_died_when_their_callers_hear_worke
     assert count(calls_file, "echo") == len(succeeded), (outcomes, calls_file.read_text())
 
 
-@pytest.mark.xfail(strict=True, reason="a synchronous call's job is known only to its worker's MCP loop (it came "
-                   "through the direct queue: no ack, no task row before the reply), so when that worker dies the "
-                   "call leaves no task row; recording it needs the worker to note calls in flight in Redis (on "
-                   "the hot path) or the caller to write the row when it reads worker_lost")
 def test_given_a_sync_call_in_flight_when_its_worker_dies_then_its_task_is_recorded_as_worker_lost(
-        fault_settings, database, start_workers, tmp_path):
+        fault_settings, database, start_workers, operator, tmp_path):
+    # Given two workers and a tool counting its executions
+    client, headers = operator
     first, second = start_workers(fault_settings, 2)
     redis = redis_client(fault_settings)
     jobs = JobClient.from_settings(fault_settings, redis)
@@ -175,11 +173,25 @@ def test_given_a_sync_call_in_flight_when_its_worker_dies_then_its_task_is_recor
     assert jobs.run(Job(kind="start", tool_id=tool.id), 20)["status"] == "succeeded"
     owner = ToolOwnerLease(redis, fault_settings).owner(tool.id)
     victim = next(w for w in (first, second) if w.wait_ready() == owner)
-    call = Job(kind="call", tool_id=tool.id, args={"tool": "hang", "arguments": {}})
-    jobs.submit(call)
+    # and a synchronous REST call that never answers in flight on it (a sync call writes no row before its reply)
+    answer = {}
+    caller = threading.Thread(target=lambda: answer.setdefault("response", client.post(
+        f"/api/v1/tools/{tool.id}/call", headers=headers, json={"tool": "hang", "arguments": {}, "timeout": 30})))
+    caller.start()
     wait_for(lambda: count(calls_file, "hang") == 1, timeout=10)
 
+    # When its worker is killed
     os.kill(worker_pid(victim, fault_settings)[1], signal.SIGKILL)
+    caller.join(15)
 
-    assert jobs.wait(call.id, 10, worker_id=owner)["error_type"] == "worker_lost"
-    wait_for(lambda: Task.get_or_none(Task.id == call.id), timeout=5)
+    # Then the caller reads worker_lost, and the call's task is recorded as failed with that reason, naming
+    # the dead worker, as GET /tasks/{id} shows
+    response = answer["response"]
+    assert response.status_code == 503 and response.json["errors"]["error_type"] == "worker_lost", response.json
+    task_id = response.json["errors"]["task_id"]
+    row = wait_for(lambda: Task.get_or_none(Task.id == task_id), timeout=10)
+    assert (row.status, row.error_type, row.worker_id, row.kind, row.tool_id) == (
+        "failed", "worker_lost", owner, "call", tool.id)
+    task = client.get(f"/api/v1/tasks/{task_id}", headers=headers).json
+    assert task["status"] == "failed" and task["error_type"] == "worker_lost", task
+    assert count(calls_file, "hang") == 1

@@ -14,17 +14,28 @@ from jobs.connection import redis_client
 from tests.harness import ROOT, settings_environ, wait_for
 
 
+def own_live_workers(process: subprocess.Popen, client, settings) -> list[dict]:
+    """The live workers (registry entries) that are processes of this `python -m workers`."""
+    try:
+        pids = {child.pid for child in psutil.Process(process.pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return []
+    return [worker for worker in registry.live_workers(client, settings) if worker["pid"] in pids]
+
+
 @pytest.fixture
 def start_procfile_worker(settings):
-    """start_procfile_worker(processes): `python -m workers` as the Procfile runs it, killed after the test."""
+    """start_procfile_worker(processes, settings=None, extra_env=None): `python -m workers` as the Procfile
+    runs it (on the test's settings unless given others, e.g. another host's data dir), ready when its
+    `processes` workers beat; killed after the test."""
     started = []
 
-    def start(processes: int = 1) -> subprocess.Popen:
-        env = {**settings_environ(settings), "MCPS_MCP__WORKER__PROCESSES": str(processes)}
+    def start(processes: int = 1, settings=settings, extra_env: dict | None = None) -> subprocess.Popen:
+        env = {**settings_environ(settings), "MCPS_MCP__WORKER__PROCESSES": str(processes), **(extra_env or {})}
         process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, start_new_session=True)
         started.append(process)
         client = redis_client(settings)
-        wait_for(lambda: len(registry.live_workers(client, settings)) == processes, timeout=30)
+        wait_for(lambda: len(own_live_workers(process, client, settings)) == processes, timeout=30)
         return process
 
     yield start
