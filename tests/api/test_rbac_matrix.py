@@ -174,7 +174,7 @@ def all_routes(app):
     yield from api_endpoints(app)
     adapter = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/"):
+        if rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("console."):
             continue
         values = {name: "swagger-ui.css" if "swagger" in rule.rule else "redoc.standalone.js" if "redoc" in rule.rule
                   else "swagger-init.js" for name in rule._converters}
@@ -185,6 +185,85 @@ def all_routes(app):
 @pytest.fixture
 def routes(app):
     return list(all_routes(app))
+
+
+# -- the web console: its pages are HTML read with the session cookie, and all their data comes from the
+# REST API above (which decides); a page only says who may open it. (method, rule) -> the least role.
+CONSOLE_ACCESS = {
+    ("GET", "/console/static/<path:filename>"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/session"): PUBLIC,  # opens a session from a login's token: none -> 401
+    ("GET", "/session"): ANY_USER,
+    ("DELETE", "/session"): PUBLIC,  # sign-out: without a session there is nothing to clear (204)
+    ("GET", "/"): VIEWER,
+    ("GET", "/tools"): VIEWER,
+    ("GET", "/tools/new"): VIEWER,
+    ("GET", "/tools/<tool_ref>"): VIEWER,
+    ("GET", "/tools/<int:tool_id>/_capabilities"): VIEWER,
+    ("GET", "/tools/<tool_ref>/edit"): VIEWER,
+    ("GET", "/tasks"): VIEWER,
+    ("GET", "/tasks/_rows"): VIEWER,
+    ("GET", "/tasks/<task_id>"): VIEWER,
+    ("GET", "/logs"): VIEWER,
+    ("GET", "/alerts"): VIEWER,
+    ("GET", "/alerts/_rows"): VIEWER,
+    ("GET", "/connect"): VIEWER,
+    ("GET", "/connect/_keys"): VIEWER,
+    ("GET", "/admin"): ADMIN,
+    ("GET", "/admin/_users"): ADMIN,
+}
+CONSOLE_VALUES = {"filename": "css/console.css", "tool_ref": "nonexistent", "tool_id": 999999, "task_id": "nope"}
+
+
+def console_routes(app):
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("console."):
+            url = adapter.build(rule.endpoint, {name: CONSOLE_VALUES[name] for name in rule.arguments})
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, rule.rule, url
+
+
+def test_every_console_page_has_an_entry_and_anonymous_callers_are_sent_to_sign_in(app, client):
+    # Given every route of the console
+    routes = list(console_routes(app))
+    assert {(method, rule) for method, rule, _url in routes} == set(CONSOLE_ACCESS)
+
+    # When each is asked for without a session, Then only the public ones answer; the others send to /login
+    wrong = []
+    for method, rule, url in routes:
+        status = client.open(url, method=method).status_code
+        if CONSOLE_ACCESS[(method, rule)] == PUBLIC:
+            if status >= 500 or status == 403:
+                wrong.append((method, rule, status))
+        elif status not in (302, 401):
+            wrong.append((method, rule, status))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_given_a_console_session_then_each_page_opens_for_its_roles_only(app, client, make_user, login, role):
+    # Given a console session of the role
+    make_user(f"{role}-c", role)
+    assert client.post("/session", headers=bearer(login(f"{role}-c")["access_token"])).status_code == 204
+    csrf = {"X-CSRF-TOKEN": client.get_cookie("mcps_csrf").value}
+
+    # When it opens every page (the session's own DELETE last: it ends the session)
+    wrong = []
+    for method, rule, url in sorted(console_routes(app), key=lambda route: route[0] == "DELETE"):
+        if (method, rule) == ("POST", "/session"):
+            continue
+        response = client.open(url, method=method, headers=csrf)
+        needed = CONSOLE_ACCESS[(method, rule)]
+        # Then no page fails, a page above the role is refused, and the others open (or say "not found")
+        if response.status_code >= 500:
+            wrong.append((method, rule, response.status_code))
+        elif needed not in (PUBLIC, ANY_USER) and RANK[role] < RANK[needed]:
+            if response.status_code != 403:
+                wrong.append((method, rule, response.status_code, "should be refused"))
+        elif needed != PUBLIC and response.status_code in (302, 401, 403):  # /login sends a session home
+            wrong.append((method, rule, response.status_code, "should open"))
+    assert wrong == []
 
 
 def test_every_route_has_an_entry_and_every_entry_a_route(routes):
