@@ -8,10 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Blueprint, Flask, send_from_directory
+from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
 from api.errors import http_error_response
+from api.extensions import SETTINGS_KEY
+from api.schemas import AnyOf, SettingBound
 
 ASSETS_URL = "/docs/assets"
 REDOC_DIR = Path(__file__).with_name("static") / "redoc"
@@ -22,6 +26,15 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         return http_error_response(error)
+
+
+class SchemaExtrasPlugin(BasePlugin):
+    """A schema class's `openapi_extra` (a rule across its fields, such as an `anyOf` of the shapes a
+    tool definition may take) joins its component in the document."""
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        return dict(getattr(schema_class, "openapi_extra", None) or {})
 
 
 def _assets_blueprint() -> Blueprint:
@@ -36,6 +49,32 @@ def _assets_blueprint() -> Blueprint:
         return send_from_directory(REDOC_DIR, filename, max_age=86400)
 
     return assets
+
+
+def _describe_own_fields(api: Api, settings) -> None:
+    """Teach apispec the fields and validators of api.schemas, so the document states the rules the
+    validation applies: `anyOf` for AnyOf, this app's configured bounds for SettingBound."""
+    converter = api.ma_plugin.converter
+
+    def any_of(self, field, **_kwargs) -> dict:
+        if not isinstance(field, AnyOf):
+            return {}
+        return {"anyOf": [self.resolve_nested_schema(schema) for schema in field.schemas]}
+
+    def setting_bounds(self, field, **_kwargs) -> dict:
+        return {validator.keyword: validator.bound(settings)
+                for validator in field.validators if isinstance(validator, SettingBound)}
+
+    def dict_keys(self, field, **_kwargs) -> dict:
+        # apispec documents a Dict's values only: keys with a rule (env names, header names) need theirs.
+        keys = getattr(field, "key_field", None)
+        if not isinstance(field, fields.Dict) or keys is None or not keys.validators:
+            return {}
+        return {"propertyNames": self.field2property(keys)}
+
+    converter.add_attribute_function(any_of)
+    converter.add_attribute_function(dict_keys)
+    converter.add_attribute_function(setting_bounds)
 
 
 def init_openapi(app: Flask, version: str) -> Api:
@@ -55,7 +94,8 @@ def init_openapi(app: Flask, version: str) -> Api:
             "(`X-API-Key: mcps_...` or `Authorization: Bearer mcps_...`). Errors are always "
             "`{code, status, message, errors?}`.")}},
     )
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [SchemaExtrasPlugin()]})
+    _describe_own_fields(api, app.extensions[SETTINGS_KEY])
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.components.security_scheme(

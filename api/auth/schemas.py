@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.auth.passwords import check_password_rules
+from api.auth.passwords import MAX_PASSWORD_LENGTH
 from api.ids import is_id, parse_id
-from api.schemas import UTCDateTime
+from api.schemas import SettingBound, UTCDateTime
 from models import ROLES, Tool
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
@@ -27,7 +27,12 @@ class ToolRef(fields.Field):
 
 
 def password_field(**kwargs) -> fields.String:
-    return fields.String(validate=check_password_rules, load_only=True, **kwargs)
+    # The rules of check_password_rules, as validators the OpenAPI document can state.
+    return fields.String(validate=[SettingBound("security.password_min_length", "minLength",
+                                                "Must be at least {bound} characters long."),
+                                   validate.Length(max=MAX_PASSWORD_LENGTH,
+                                                   error="Must be at most {max} characters long.")],
+                         load_only=True, **kwargs)
 
 
 class UserSchema(Schema):

@@ -17,6 +17,10 @@ _NAMES = fields.List(fields.String(validate=validate.Length(min=1, max=128)), va
 class ToolRef(fields.Field):
     """A tool by id (a number) or by name (a string); resolved to its id by the view."""
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})["anyOf"] = [{"type": "integer"}, {"type": "string", "minLength": 1}]
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, str)) or value in ("", None):
             raise ValidationError("must be a tool's id or name")
@@ -44,14 +48,11 @@ class MemberSchema(StrictSchema):
 
 
 class VirtualServerSchema(StrictSchema):
-    name = fields.String(required=True, metadata={"description": "Slug: served at /mcp/servers/<name>"})
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), validate.Regexp(
+        SLUG, error="must be a slug: lowercase letters, digits and hyphens, 1-64 chars")],
+                         metadata={"description": "Slug: served at /mcp/servers/<name>"})
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     tools = fields.List(fields.Nested(MemberSchema), required=True, validate=validate.Length(min=1, max=200))
-
-    @validates("name")
-    def _slug(self, value, **_):
-        if not SLUG.match(value):
-            raise ValidationError("must be a slug: lowercase letters, digits and single hyphens, 1-64 chars")
 
     @validates_schema
     def _distinct(self, data, **_):
