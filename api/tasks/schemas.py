@@ -95,7 +95,7 @@ AGGREGATED_NAME = r"^[\s\S]*__[\s\S]"  # <tool>__<mcp tool>: something after the
 class _StepSchema(StrictSchema):
     id = fields.String(metadata={"description": "Default: its position (steps[0])"})
     arguments = fields.Dict(metadata={"description": "May hold ${step.path} references to earlier results"})
-    timeout = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    timeout = fields.Float(validate=validate.Range(min=0.001), metadata={"description": "Seconds (positive)"})
     continue_on_error = fields.Boolean()
 
 

@@ -57,3 +57,44 @@ def test_given_a_view_that_crashes_when_called_then_500_generic_json_and_logged(
     assert body["message"] == "internal server error"
     assert "secret internal detail" not in response.get_data(as_text=True)
     assert any("secret internal detail" in (record.exc_text or "") or record.exc_info for record in caplog.records)
+
+
+# -- findings of the OpenAPI fuzz run (tests/api/test_fuzz_openapi.py), each a 5xx before ------------------
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/api/v1/tools/%C2%B2/resources"),   # '²'.isdigit() is true, int('²') fails
+    ("DELETE", "/api/v1/tools/1%C2%B2"),
+    ("DELETE", "/api/v1/users/32589158477190044730"),  # past 64 bits
+    ("DELETE", "/api/v1/sessions/272489944208631966040728797184"),
+])
+def test_given_a_unicode_digit_or_an_id_past_64_bits_then_404_json(client, headers_for, method, path):
+    assert_error(client.open(path, method=method, headers=headers_for("admin")), 404)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/tasks", {"name": "w", "definition": {"steps": [5]}}),
+    ("/api/v1/tasks", {"name": "w", "definition": {"steps": [{"parallel": [2.5, "x"]}]}}),
+    ("/api/v1/mcp/agent/execute", {"steps": [7]}),
+])
+def test_given_workflow_steps_that_are_not_objects_then_422_naming_the_step(client, headers_for, path, body):
+    body = assert_error(client.post(path, headers=headers_for("operator"), json=body), 422)
+    assert "must be an object" in body["message"] and "steps.0" in body["message"]
+
+
+def test_given_a_url_python_cannot_parse_when_defining_a_tool_then_422(client, headers_for):
+    response = client.post("/api/v1/tools", headers=headers_for("admin"),
+                           json={"name": "web", "transport": "streamable_http", "url": "http://["})
+
+    assert "url" in assert_error(response, 422)["errors"]["json"]
+
+
+def test_given_no_live_worker_when_restarting_the_workers_then_409_not_a_server_error(client, headers_for):
+    body = assert_error(client.post("/api/v1/system/restart", headers=headers_for("admin")), 409)
+    assert "no live worker" in body["message"]
+
+
+def test_given_an_invalid_body_then_the_message_names_the_first_problem(client, headers_for):
+    response = client.post("/api/v1/tools", headers=headers_for("admin"),
+                           json={"name": "Not A Slug", "transport": "stdio", "command": "uvx"})
+
+    assert assert_error(response, 422)["message"].startswith("the request is not valid: json.name: must be a slug")
