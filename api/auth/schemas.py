@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.auth.passwords import MAX_PASSWORD_LENGTH
-from api.ids import is_id, parse_id
+from api.ids import MAX_ID, is_id, parse_id
 from api.schemas import SettingBound, UTCDateTime
 from models import ROLES, Tool
 
@@ -16,6 +16,12 @@ class ToolRef(fields.Field):
     """A tool named by its id (a number, or its ASCII digits) or by its name; loaded as int or str."""
 
     default_error_messages = {"invalid": "A tool id or name."}
+
+    def __init__(self, **kwargs):
+        # What _deserialize takes, for the OpenAPI document.
+        kwargs.setdefault("metadata", {})["anyOf"] = [{"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                                                      {"type": "string", "minLength": 1, "maxLength": 64}]
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if is_id(value):

@@ -33,6 +33,7 @@ CREDENTIALS = ("authorization", "x-api-key")
 BEYOND_THE_DOCUMENT = {
     "must be before until": "since/until: a time window across two parameters",
     "more than 5000 points": "since/until/step: points across three parameters",
+    "more than 2000 buckets": "since/until/bucket: buckets across three parameters",
     "no tool ": "a workflow step or virtual server names a tool that must exist",
     "duplicate step id": "step ids unique across a workflow's steps",
     "not an earlier step": "a ${step} reference names an earlier step",
@@ -51,6 +52,7 @@ BEYOND_THE_DOCUMENT = {
     "Must be in the future.": "an expiry against the clock",
     "current password is incorrect": "a credential, not a shape",
     "Not a valid token.": "a refresh token only the API issues",
+    "not one of your refresh tokens": "a refresh token only the API issues",
 }
 EXCLUDED_CHECKS = (ignored_auth,)  # it assumes generated credentials are invalid: each role sends real ones
 
