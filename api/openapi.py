@@ -5,6 +5,7 @@ Their scripts are served by this app, not a CDN: Swagger UI from the pinned PyPI
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import flask_smorest
@@ -35,6 +36,51 @@ class SchemaExtrasPlugin(BasePlugin):
     def schema_helper(self, name, definition, schema=None, **kwargs):
         schema_class = schema if isinstance(schema, type) else type(schema)
         return dict(getattr(schema_class, "openapi_extra", None) or {})
+
+
+class ResourceLinksPlugin(BasePlugin):
+    """OpenAPI links from the answers that create tools, sessions and tasks to every operation that
+    takes their id, so a client (or a fuzzer's stateful run) can follow a new id to its operations."""
+
+    # (path, method, status) of a creating answer: the path parameter it fills, and from where.
+    CREATORS = {
+        ("/api/v1/tools", "post", "201"): ("tool_ref", "$response.body#/id"),
+        ("/api/v1/sessions", "post", "201"): ("session_id", "$response.body#/id"),
+        ("/api/v1/sessions/auto", "post", "200"): ("session_id", "$response.body#/id"),
+        ("/api/v1/tasks", "post", "201"): ("task_id", "$response.body#/id"),
+        ("/api/v1/tools/{tool_ref}/call", "post", "202"): ("task_id", "$response.body#/task_id"),
+        ("/api/v1/tools/{tool_ref}/start", "post", "202"): ("task_id", "$response.body#/task_id"),
+        ("/api/v1/mcp/agent/execute", "post", "202"): ("task_id", "$response.body#/task_id"),
+    }
+    STREAMS = ("/events",)  # endless answers: not worth following
+
+    def __init__(self):
+        self.creators = []  # (parameter, expression, the answer's links dict)
+        self.targets = []  # (parameter, path, method)
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            for (creator_path, creator_method, status), (parameter, expression) in self.CREATORS.items():
+                answer = responses.get(int(status), responses.get(status))  # keyed by int until the document is built
+                if (path, method) == (creator_path, creator_method) and isinstance(answer, dict):
+                    links = answer.setdefault("links", {})
+                    self.creators.append((parameter, expression, links))
+                    for target in self.targets:
+                        self._link(links, parameter, expression, *target)
+            for parameter in {parameter for parameter, _ in self.CREATORS.values()}:
+                if "{%s}" % parameter in path and not path.endswith(self.STREAMS):
+                    self.targets.append((parameter, path, method))
+                    for creator in self.creators:
+                        self._link(creator[2], creator[0], creator[1], parameter, path, method)
+
+    @staticmethod
+    def _link(links: dict, parameter: str, expression: str, target_parameter: str, path: str, method: str) -> None:
+        if parameter != target_parameter:
+            return
+        name = re.sub(r"[^A-Za-z0-9]+", "_", f"{method} {path.removeprefix('/api/v1/')}").strip("_")
+        pointer = path.replace("~", "~0").replace("/", "~1")
+        links[name] = {"operationRef": f"#/paths/{pointer}/{method}", "parameters": {parameter: expression}}
 
 
 def _assets_blueprint() -> Blueprint:
@@ -94,7 +140,7 @@ def init_openapi(app: Flask, version: str) -> Api:
             "(`X-API-Key: mcps_...` or `Authorization: Bearer mcps_...`). Errors are always "
             "`{code, status, message, errors?}`.")}},
     )
-    api = Api(app, spec_kwargs={"extra_plugins": [SchemaExtrasPlugin()]})
+    api = Api(app, spec_kwargs={"extra_plugins": [SchemaExtrasPlugin(), ResourceLinksPlugin()]})
     _describe_own_fields(api, app.extensions[SETTINGS_KEY])
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

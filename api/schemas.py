@@ -30,8 +30,21 @@ class StrictSchema(Schema):
 
 
 # An http(s) URL with a host: one pattern validates it and states it in the OpenAPI document.
-HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@\[\]]+(?:[/?#]\S*)?$"
-http_url = validate.Regexp(HTTP_URL, error="must be an http:// or https:// URL with a host")
+# (Explicit ranges, not \s: Python counts \x1c-\x1f as whitespace, the document's ECMA regexes do not.)
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#@\[\]]+(?:[/?#][^\x00-\x20\x7f]*)?$"
+
+
+class Pattern(validate.Regexp):
+    """validate.Regexp that must match the whole value, as the OpenAPI document's `pattern` does: Python's
+    `$` also matches before a final newline, so `re.match("^[a-z]+$", "abc\\n")` succeeds."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+http_url = Pattern(HTTP_URL, error="must be an http:// or https:// URL with a host")
 
 
 class AnyOf(fields.Field):

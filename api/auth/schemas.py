@@ -5,10 +5,10 @@ from marshmallow import Schema, fields, validate
 
 from api.auth.passwords import MAX_PASSWORD_LENGTH
 from api.ids import MAX_ID, is_id, parse_id
-from api.schemas import SettingBound, UTCDateTime
+from api.schemas import Pattern, SettingBound, UTCDateTime
 from models import ROLES, Tool
 
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
+USERNAME = Pattern(r"^[A-Za-z0-9_.@-]{1,64}$",
                            error="1 to 64 letters, digits or . _ @ - characters.")
 
 

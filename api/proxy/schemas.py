@@ -5,7 +5,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from api.schemas import StrictSchema
+from api.schemas import Pattern, StrictSchema
 from api.tools.schemas import SLUG
 
 NAMING_POLICIES = ("on_conflict", "always")
@@ -34,7 +34,7 @@ class MemberSchema(StrictSchema):
                           metadata={"description": "Only these of its MCP tools (null: all)"})
     hidden = _NAMES
     renames = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=128)),
-                          values=fields.String(validate=validate.Regexp(MCP_NAME, error="not a valid MCP tool name")),
+                          values=fields.String(validate=Pattern(MCP_NAME, error="not a valid MCP tool name")),
                           metadata={"description": "{its name: the name clients see}"})
     descriptions = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=128)),
                                values=fields.String(validate=validate.Length(max=5000)),
@@ -48,7 +48,7 @@ class MemberSchema(StrictSchema):
 
 
 class VirtualServerSchema(StrictSchema):
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), validate.Regexp(
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), Pattern(
         SLUG, error="must be a slug: lowercase letters, digits and hyphens, 1-64 chars")],
                          metadata={"description": "Slug: served at /mcp/servers/<name>"})
     description = fields.String(load_default="", validate=validate.Length(max=5000))

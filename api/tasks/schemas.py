@@ -5,7 +5,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from api.ids import Id
 from api.pagination import PageArgs
-from api.schemas import AnyOf, StrictSchema, UTCDateTime
+from api.schemas import AnyOf, Pattern, StrictSchema, UTCDateTime
 from jobs.workflow import WorkflowError, validate_definition
 from models.tasks import TASK_STATUSES
 
@@ -72,7 +72,7 @@ class TaskStatusSchema(Schema):
 
 # A cron line's shape (5 fields): the document states it; check_cron then asks APScheduler about ranges
 # and steps (min <= max, a step within its field), which no pattern can say.
-CRON_SHAPE = r"^\s*[0-9A-Za-z*,/-]+(?:\s+[0-9A-Za-z*,/-]+){4}\s*$"
+CRON_SHAPE = r"^[ \t]*[0-9A-Za-z*,/-]+(?:[ \t]+[0-9A-Za-z*,/-]+){4}[ \t]*$"  # [ \t]: \s differs in Python and ECMA
 
 
 def check_cron(value: str | None) -> None:
@@ -89,7 +89,7 @@ def check_cron(value: str | None) -> None:
 # A workflow definition (jobs/workflow.py) as schemas, so the document says what validate_definition takes.
 # What they cannot say (a tool that exists, step ids unique, `${step}` naming an earlier step) is checked
 # by validate_definition itself.
-AGGREGATED_NAME = r"^[\s\S]*__[\s\S]"  # <tool>__<mcp tool>: something after the first "__"
+AGGREGATED_NAME = r"^[\s\S]*__[\s\S]+$"  # <tool>__<mcp tool>: something after the first "__"
 
 
 class _StepSchema(StrictSchema):
@@ -100,7 +100,7 @@ class _StepSchema(StrictSchema):
 
 
 class NamedStepSchema(_StepSchema):
-    name = fields.String(required=True, validate=validate.Regexp(AGGREGATED_NAME, error="must be <tool>__<mcp tool>"),
+    name = fields.String(required=True, validate=Pattern(AGGREGATED_NAME, error="must be <tool>__<mcp tool>"),
                          metadata={"description": "`<tool>__<mcp tool>`"})
 
 
@@ -141,7 +141,7 @@ class DefinitionSchema(Schema):
 class WorkflowWriteSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     definition = fields.Nested(DefinitionSchema, metadata={"description": "{\"steps\": [...]}: see jobs/workflow.py"})
-    schedule = fields.String(allow_none=True, validate=[validate.Regexp(CRON_SHAPE, error="not 5 cron fields"), check_cron],
+    schedule = fields.String(allow_none=True, validate=[Pattern(CRON_SHAPE, error="not 5 cron fields"), check_cron],
                              metadata={"description": "Cron expression; runs are started by the scheduler."})
 
 

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from api.ids import Id
 from api.pagination import PageArgs
-from api.schemas import AnyOf, StrictSchema, UTCDateTime, http_url
+from api.schemas import AnyOf, Pattern, StrictSchema, UTCDateTime, http_url
 from models.tools import STATUSES, TRANSPORTS
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -19,7 +19,7 @@ SLUG_ERROR = "must be a slug: lowercase letters, digits and hyphens, 1-64 chars,
 
 
 def tool_name_field(**kwargs) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=64), validate.Regexp(TOOL_NAME, error=SLUG_ERROR)],
+    return fields.String(validate=[validate.Length(min=1, max=64), Pattern(TOOL_NAME, error=SLUG_ERROR)],
                          metadata={"description": "Unique slug: lowercase letters, digits, hyphens."}, **kwargs)
 
 MASK = "********"
@@ -38,12 +38,12 @@ class ToolDefinitionSchema(StrictSchema):
     transport = fields.String(validate=validate.OneOf(TRANSPORTS))
     command = fields.String(validate=validate.Length(min=1, max=4096), allow_none=True)
     args = fields.List(fields.String(validate=validate.Length(max=4096)), validate=validate.Length(max=200))
-    env = fields.Dict(keys=fields.String(validate=validate.Regexp(ENV_NAME, error="not a valid environment variable name")),
+    env = fields.Dict(keys=fields.String(validate=Pattern(ENV_NAME, error="not a valid environment variable name")),
                       values=fields.String(), allow_none=True,
                       metadata={"description": "Environment of a stdio server; stored encrypted, masked in answers."})
     cwd = fields.String(allow_none=True, validate=validate.Length(min=1, max=4096))
     url = fields.String(allow_none=True, validate=http_url)
-    headers = fields.Dict(keys=fields.String(validate=validate.Regexp(HEADER_NAME, error="not a valid HTTP header name")),
+    headers = fields.Dict(keys=fields.String(validate=Pattern(HEADER_NAME, error="not a valid HTTP header name")),
                           values=fields.String(), allow_none=True,
                           metadata={"description": "HTTP headers; stored encrypted, masked in answers."})
     auto_start = fields.Boolean()

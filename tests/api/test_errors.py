@@ -189,3 +189,12 @@ def test_given_a_traversing_value_in_any_log_export_filter_then_no_file_is_read(
         response = client.get("/api/v1/logs/export", query_string={param: name}, headers=headers_for("admin"))
         assert response.status_code in (200, 422), (param, response.status_code)
         assert b"root:" not in response.data and b"top secret" not in response.data
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/tools", {"name": "clock\n", "transport": "stdio", "command": "uvx"}),  # `$` matched before "\n"
+    ("/api/v1/users", {"username": "mallory\n", "role": "viewer"}),
+    ("/api/v1/tools", {"name": "web", "transport": "sse", "url": "http://example.com\n"}),
+])
+def test_given_a_value_with_a_trailing_newline_then_a_pattern_refuses_it_as_the_document_does(client, headers_for, path, body):
+    assert_error(client.post(path, headers=headers_for("admin"), json=body), 422)

@@ -169,3 +169,16 @@ def test_given_generated_json_rpc_then_never_a_5xx_nor_a_stall_and_the_proxy_sti
 
     assert len(sent) >= 300
     assert_still_serving(proxy, key)
+
+
+def test_given_huge_headers_then_the_front_door_refuses_them_and_still_serves(front_door):
+    proxy, key = front_door
+
+    for headers in ({"X-Big": "a" * 200_000}, {f"X-H{n}": "v" for n in range(2000)}):
+        try:
+            response = send(proxy, key, rpc(id=1, method="ping"), **headers)
+        except httpx2.RemoteProtocolError:
+            continue  # uvicorn may close the connection on a head it will not read: refused, not stalled
+        assert 400 <= response.status_code < 500, response.status_code
+
+    assert_still_serving(proxy, key)
