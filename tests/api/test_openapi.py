@@ -63,3 +63,23 @@ def test_given_rules_on_tools_and_workflows_then_the_document_states_them(client
     assert "__" in schemas["NamedStep"]["properties"]["name"]["pattern"]
     assert len(schemas["Complete"]["properties"]["ref"]["anyOf"]) == 2
     assert schemas["Call"]["properties"]["session_id"]["maximum"] == 2 ** 63 - 1
+
+
+def test_given_answers_that_create_tools_sessions_and_tasks_then_links_lead_to_every_operation_taking_their_id(client):
+    spec = client.get("/openapi.json").json
+
+    def links(path, method, status):
+        return spec["paths"][path][method]["responses"][status]["links"]
+
+    def taking(parameter):
+        return {(method, path) for path, operations in spec["paths"].items() if "{%s}" % parameter in path
+                and not path.endswith("/events") for method in operations if method != "parameters"}
+
+    for (path, status, parameter) in (("/api/v1/tools", "201", "tool_ref"), ("/api/v1/sessions", "201", "session_id"),
+                                      ("/api/v1/tasks", "201", "task_id"),
+                                      ("/api/v1/tools/{tool_ref}/call", "202", "task_id")):
+        targets = {(link["operationRef"].rsplit("/", 1)[1],
+                    link["operationRef"].split("/", 2)[2].rsplit("/", 1)[0].replace("~1", "/").replace("~0", "~"))
+                   for link in links(path, "post", status).values()}
+        assert targets == taking(parameter), path
+        assert all(list(link["parameters"]) == [parameter] for link in links(path, "post", status).values())
