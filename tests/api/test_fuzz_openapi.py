@@ -3,7 +3,8 @@ role (admin, operator, viewer, an API key), in-process against the WSGI app (rea
 
 Every generated request, valid (positive) or not (negative), is sent once per role; each answer must be
 no 5xx, a status code and body the document describes, a schema-valid request never refused with a
-400/422 and an invalid one never accepted. Findings are collected (not shrunk: the run stays bounded in
+400/422 (but for the rules no OpenAPI 3.0 schema can state, BEYOND_THE_DOCUMENT, each named by its
+message) and an invalid one never accepted. Findings are collected (not shrunk: the run stays bounded in
 time) and reported all at once. The stateful run follows the document's links from the operations that
 create tools, sessions and tasks to those that take their ids.
 """
