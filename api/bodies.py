@@ -13,7 +13,7 @@ import flask_smorest
 from flask import Flask, current_app
 from flask.json.provider import DefaultJSONProvider
 from webargs import core
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort as webargs_abort
 from werkzeug.exceptions import UnprocessableEntity
 
 from api.extensions import SETTINGS_KEY
@@ -64,6 +64,31 @@ class JsonBodyParser(FlaskParser):
         if value is not core.missing and json_depth_exceeded(value, limit):
             raise UnprocessableEntity(f"the JSON body nests deeper than {limit} levels")
         return value
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        # The message names the first problem (the `errors` member has them all).
+        problem = first_problem(error.messages)
+        webargs_abort(error_status_code or self.DEFAULT_VALIDATION_STATUS, exc=error, messages=error.messages,
+                      schema=schema, headers=error_headers,
+                      message=f"the request is not valid: {problem}" if problem else None)
+
+
+def first_problem(messages, path: tuple = ()) -> str | None:
+    """`json.steps.0: needs a call` for marshmallow's nested error messages: the first one, with where."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            found = first_problem(value, (*path, str(key)))
+            if found:
+                return found
+        return None
+    if isinstance(messages, list) and messages and all(isinstance(item, str) for item in messages):
+        return f"{'.'.join(path)}: {messages[0]}" if path else messages[0]
+    if isinstance(messages, list):
+        for value in messages:
+            found = first_problem(value, path)
+            if found:
+                return found
+    return messages if isinstance(messages, str) else None
 
 
 class Blueprint(flask_smorest.Blueprint):

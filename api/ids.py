@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import fields
+from marshmallow import fields, validate
 from werkzeug.routing import BaseConverter, ValidationError as NoRouteMatch
 
 MAX_ID = 2 ** 63 - 1
@@ -47,6 +47,10 @@ class Id(fields.Integer):
     """An id in a query string or a JSON body: an integer (or ASCII digits in a query) in the 64-bit range."""
 
     default_error_messages = {"invalid": "Not a valid id (a whole number from 0 to 2**63-1)."}
+
+    def __init__(self, **kwargs):
+        # The range is checked by _validated; this validator states it in the OpenAPI document too.
+        super().__init__(validate=validate.Range(min=0, max=MAX_ID), **kwargs)
 
     def _validated(self, value):
         if is_id(value):

@@ -28,9 +28,10 @@ import math
 from typing import Any, Mapping, Sequence
 
 import peewee
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from api.extensions import get_settings
+from api.schemas import SettingBound
 
 
 class PageArgs(Schema):
@@ -40,14 +41,9 @@ class PageArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1),
                           metadata={"description": "Page number, from 1."})
     page_size = fields.Integer(
-        load_default=lambda: get_settings().pagination.default_page_size, validate=validate.Range(min=1),
+        load_default=lambda: get_settings().pagination.default_page_size,
+        validate=[validate.Range(min=1), SettingBound("pagination.max_page_size", "maximum", "Must be at most {bound}.")],
         metadata={"description": "Items per page (default 20, at most 100 unless configured otherwise)."})
-
-    @validates("page_size")
-    def _at_most_the_maximum(self, value: int, **_kwargs) -> None:
-        maximum = get_settings().pagination.max_page_size
-        if value > maximum:
-            raise ValidationError(f"Must be at most {maximum}.")
 
 
 class PageSchema(Schema):

@@ -23,12 +23,13 @@ def validate_definition(definition: Any, tool_names: set[str] | None = None) -> 
         raise WorkflowError("a workflow needs a non-empty list `steps`")
     stages, seen = [], set()
     for index, entry in enumerate(definition["steps"]):
-        group = entry.get("parallel") if isinstance(entry, dict) and "parallel" in entry else [entry]
+        is_group = isinstance(entry, dict) and "parallel" in entry  # a step may be any JSON value: check first
+        group = entry["parallel"] if is_group else [entry]
         if not isinstance(group, list) or not group:
             raise WorkflowError(f"steps[{index}].parallel must be a non-empty list of steps")
         stage = []
         for position, step in enumerate(group):
-            where = f"steps[{index}]" + (f".parallel[{position}]" if "parallel" in entry else "")
+            where = f"steps[{index}]" + (f".parallel[{position}]" if is_group else "")
             stage.append(_normalise(step, where, seen, tool_names))
         seen.update(step["id"] for step in stage)
         stages.append(stage)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.auth.passwords import check_password_rules
-from api.ids import is_id, parse_id
-from api.schemas import UTCDateTime
+from api.auth.passwords import MAX_PASSWORD_LENGTH
+from api.ids import MAX_ID, is_id, parse_id
+from api.schemas import Pattern, SettingBound, UTCDateTime
 from models import ROLES, Tool
 
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
+USERNAME = Pattern(r"^[A-Za-z0-9_.@-]{1,64}$",
                            error="1 to 64 letters, digits or . _ @ - characters.")
 
 
@@ -16,6 +16,12 @@ class ToolRef(fields.Field):
     """A tool named by its id (a number, or its ASCII digits) or by its name; loaded as int or str."""
 
     default_error_messages = {"invalid": "A tool id or name."}
+
+    def __init__(self, **kwargs):
+        # What _deserialize takes, for the OpenAPI document.
+        kwargs.setdefault("metadata", {})["anyOf"] = [{"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                                                      {"type": "string", "minLength": 1, "maxLength": 64}]
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if is_id(value):
@@ -27,7 +33,12 @@ class ToolRef(fields.Field):
 
 
 def password_field(**kwargs) -> fields.String:
-    return fields.String(validate=check_password_rules, load_only=True, **kwargs)
+    # The rules of check_password_rules, as validators the OpenAPI document can state.
+    return fields.String(validate=[SettingBound("security.password_min_length", "minLength",
+                                                "Must be at least {bound} characters long."),
+                                   validate.Length(max=MAX_PASSWORD_LENGTH,
+                                                   error="Must be at most {max} characters long.")],
+                         load_only=True, **kwargs)
 
 
 class UserSchema(Schema):

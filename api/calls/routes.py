@@ -18,9 +18,10 @@ from api.extensions import get_settings
 from api.ratelimit import call_rate_limit
 from api.waits import thread_lent_to
 from api.tools.routes import find_tool
-from api.tasks.schemas import ExecuteSchema
+from api.tasks.schemas import AGGREGATED_NAME, ExecuteSchema
 from api.tasks.workflows import checked_tools, start_run
 from api.tools.schemas import CallArgs, CallSchema, CompleteSchema, GetPromptSchema, ReadResourceSchema
+from api.schemas import Pattern
 from models import Session, Tool
 from jobs import ErrorType, Job, JobError, admission
 from jobs.events import is_input_request
@@ -172,7 +173,8 @@ def aggregated_tools() -> list[dict]:
 
 
 class UnifiedCallSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=3, max=300),
+    name = fields.String(required=True, validate=[validate.Length(min=3, max=300),
+                                                  Pattern(AGGREGATED_NAME, error="must be <tool>__<mcp tool>")],
                          metadata={"description": "`<tool>__<mcp tool>`, as listed by /mcp/http/tools"})
     arguments = fields.Dict(load_default=dict)
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))

@@ -101,7 +101,10 @@ def valid_id(value: Any) -> bool:
 
 
 def dumps(message: dict) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate (an id "\ud800" echoed back) has no UTF-8: send it escaped
+        return json.dumps(message, separators=(",", ":")).encode()
 
 
 def response(request_id, result: dict) -> dict:

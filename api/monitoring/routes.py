@@ -45,6 +45,7 @@ class DashboardArgs(Schema):
 @blp.route("/metrics")
 class MetricSeries(MethodView):
     @require_role("viewer")
+    @blp.response(200, description="The series: source, tool_id, since, until, step_s, points")  # documented: a 200 is not read as an error
     @blp.arguments(SeriesArgs, location="query")
     def get(self, args):
         """A metric time series from the sampler (host, a tool, queues, job rates), averaged per step"""
@@ -68,6 +69,7 @@ class MetricSeries(MethodView):
 @blp.route("/dashboard")
 class Dashboard(MethodView):
     @require_role("viewer")
+    @blp.response(200, description="The overview figures")  # documented: a 200 is not read as an error
     @blp.arguments(DashboardArgs, location="query")
     def get(self, args):
         """What an overview page needs in one call: tools by status, calls/min, error rate, p50/p95, top tools,

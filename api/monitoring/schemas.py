@@ -4,11 +4,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.pagination import PageArgs
-from api.schemas import StrictSchema, UTCDateTime
+from api.schemas import Pattern, StrictSchema, UTCDateTime, http_url
 from models.alerts import ALERT_STATUSES, METRICS, OPERATORS, SEVERITIES
 
-NAME = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="1 to 64 letters, digits, '_', '.' or '-'")
-HTTP_URL = validate.URL(schemes={"http", "https"}, require_tld=False)
+NAME = Pattern(r"^[A-Za-z0-9_.-]{1,64}$", error="1 to 64 letters, digits, '_', '.' or '-'")
+HTTP_URL = http_url  # a pattern: the OpenAPI document states it (validate.URL's rules it could not)
 
 
 class AlertSchema(Schema):

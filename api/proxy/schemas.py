@@ -5,7 +5,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from api.schemas import StrictSchema
+from api.schemas import Pattern, StrictSchema
 from api.tools.schemas import SLUG
 
 NAMING_POLICIES = ("on_conflict", "always")
@@ -16,6 +16,10 @@ _NAMES = fields.List(fields.String(validate=validate.Length(min=1, max=128)), va
 
 class ToolRef(fields.Field):
     """A tool by id (a number) or by name (a string); resolved to its id by the view."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})["anyOf"] = [{"type": "integer"}, {"type": "string", "minLength": 1}]
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, str)) or value in ("", None):
@@ -30,7 +34,7 @@ class MemberSchema(StrictSchema):
                           metadata={"description": "Only these of its MCP tools (null: all)"})
     hidden = _NAMES
     renames = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=128)),
-                          values=fields.String(validate=validate.Regexp(MCP_NAME, error="not a valid MCP tool name")),
+                          values=fields.String(validate=Pattern(MCP_NAME, error="not a valid MCP tool name")),
                           metadata={"description": "{its name: the name clients see}"})
     descriptions = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=128)),
                                values=fields.String(validate=validate.Length(max=5000)),
@@ -44,14 +48,11 @@ class MemberSchema(StrictSchema):
 
 
 class VirtualServerSchema(StrictSchema):
-    name = fields.String(required=True, metadata={"description": "Slug: served at /mcp/servers/<name>"})
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), Pattern(
+        SLUG, error="must be a slug: lowercase letters, digits and hyphens, 1-64 chars")],
+                         metadata={"description": "Slug: served at /mcp/servers/<name>"})
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     tools = fields.List(fields.Nested(MemberSchema), required=True, validate=validate.Length(min=1, max=200))
-
-    @validates("name")
-    def _slug(self, value, **_):
-        if not SLUG.match(value):
-            raise ValidationError("must be a slug: lowercase letters, digits and single hyphens, 1-64 chars")
 
     @validates_schema
     def _distinct(self, data, **_):

@@ -151,8 +151,10 @@ class RestartWorkers(MethodView):
     @blp.arguments(WaitArgs, location="query")
     @blp.response(202, AcceptedSchema)
     @blp.alt_response(200, schema=TaskSchema, description="With wait=true: the finished task")
+    @blp.alt_response(409, "CONFLICT", description="No live worker to restart")
     def post(self, args):
         """Restart the workers one at a time (graceful: calls in flight finish, tools move to a live worker)"""
         if not registry.live_workers(get_redis(), get_settings()):
-            abort(503, message="no live worker to restart")
+            # A state of the platform, not a server failure: 409 (a 5xx would read as the API failing).
+            abort(409, message="no live worker to restart")
         return run_now("restart", "rolling_restart", args)

@@ -72,6 +72,7 @@ def proxy_status() -> dict:
 @blp.route("/status")
 class Status(MethodView):
     @require_role("viewer")
+    @blp.response(200, description="The processes and their heartbeats")  # documented: a 200 is not read as an error
     def get(self):
         """Every process of the platform: web, workers, scheduler, proxy, with their heartbeat age"""
         workers = worker_heartbeats()
@@ -100,6 +101,7 @@ def host_history(since) -> list[dict]:
 @blp.route("/metrics")
 class Metrics(MethodView):
     @require_role("viewer")
+    @blp.response(200, description="The latest samples (history: with minutes)")  # documented: a 200 is not read as an error
     @blp.arguments(MetricsArgs, location="query")
     def get(self, args):
         """The latest metric samples: host, tool processes, queue depths, call rates and latencies"""
@@ -138,6 +140,7 @@ def process_view(pid: int | None, role: str, **fields) -> dict:
 @blp.route("/processes")
 class Processes(MethodView):
     @require_role("operator")
+    @blp.response(200, description="The processes, as `items`")  # documented: a 200 is not read as an error
     def get(self):
         """Our processes and tool servers (psutil on this host; heartbeat figures for other hosts)"""
         here = socket.gethostname()

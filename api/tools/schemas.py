@@ -2,31 +2,35 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from api.ids import Id
 from api.pagination import PageArgs
-from api.schemas import StrictSchema, UTCDateTime
+from api.schemas import AnyOf, Pattern, StrictSchema, UTCDateTime, http_url
 from models.tools import STATUSES, TRANSPORTS
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# A tool's name: a slug with a letter (/tools/<ref> reads a number as an id). One pattern validates it
+# and states it in the OpenAPI document (with the length: 1 to 64).
+TOOL_NAME = (r"^(?:[a-z]|[a-z][a-z0-9-]*[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z]"
+             r"|[a-z0-9][a-z0-9-]*[a-z][a-z0-9-]*[a-z0-9])$")
+SLUG_ERROR = "must be a slug: lowercase letters, digits and hyphens, 1-64 chars, with a letter"
+
+
+def tool_name_field(**kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=64), Pattern(TOOL_NAME, error=SLUG_ERROR)],
+                         metadata={"description": "Unique slug: lowercase letters, digits, hyphens."}, **kwargs)
+
 MASK = "********"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
-def check_url(value: str) -> None:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValidationError("must be an http:// or https:// URL with a host")
-
-
 class ToolDefinitionSchema(StrictSchema):
     """Every writable field; required ones are enforced on create by ToolCreateSchema."""
 
-    name = fields.String(metadata={"description": "Unique slug: lowercase letters, digits, hyphens."})
+    name = tool_name_field()
     display_name = fields.String(validate=validate.Length(max=200))
     description = fields.String(validate=validate.Length(max=5000))
     category = fields.String(validate=validate.Length(max=64))
@@ -34,11 +38,13 @@ class ToolDefinitionSchema(StrictSchema):
     transport = fields.String(validate=validate.OneOf(TRANSPORTS))
     command = fields.String(validate=validate.Length(min=1, max=4096), allow_none=True)
     args = fields.List(fields.String(validate=validate.Length(max=4096)), validate=validate.Length(max=200))
-    env = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
+    env = fields.Dict(keys=fields.String(validate=Pattern(ENV_NAME, error="not a valid environment variable name")),
+                      values=fields.String(), allow_none=True,
                       metadata={"description": "Environment of a stdio server; stored encrypted, masked in answers."})
     cwd = fields.String(allow_none=True, validate=validate.Length(min=1, max=4096))
-    url = fields.String(allow_none=True, validate=check_url)
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
+    url = fields.String(allow_none=True, validate=http_url)
+    headers = fields.Dict(keys=fields.String(validate=Pattern(HEADER_NAME, error="not a valid HTTP header name")),
+                          values=fields.String(), allow_none=True,
                           metadata={"description": "HTTP headers; stored encrypted, masked in answers."})
     auto_start = fields.Boolean()
     restart_on_failure = fields.Boolean()
@@ -47,28 +53,23 @@ class ToolDefinitionSchema(StrictSchema):
     memory_limit_mb = fields.Integer(allow_none=True, validate=validate.Range(min=16))
     cpu_limit_percent = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100))
 
-    @validates("name")
-    def _slug(self, value, **_):
-        if not SLUG.match(value):
-            raise ValidationError("must be a slug: lowercase letters, digits and single hyphens, 1-64 chars")
-        if value.isdigit():  # /tools/<ref> reads a number as an id
-            raise ValidationError("must contain a letter: a number would read as a tool id")
 
-    @validates("env")
-    def _env_names(self, value, **_):
-        bad = [name for name in (value or {}) if not ENV_NAME.match(name)]
-        if bad:
-            raise ValidationError(f"not valid environment variable names: {', '.join(bad)}")
-
-    @validates("headers")
-    def _header_names(self, value, **_):
-        bad = [name for name in (value or {}) if not HEADER_NAME.match(name)]
-        if bad:
-            raise ValidationError(f"not valid HTTP header names: {', '.join(bad)}")
+HTTP_TRANSPORTS = tuple(transport for transport in TRANSPORTS if transport != "stdio")
+# check_transport_fields as JSON Schema, for the document: a stdio tool has a command and no url or
+# headers; an HTTP tool has a url and no command, args, env or cwd (an empty or null value is none).
+TRANSPORT_SHAPES = {"anyOf": [
+    {"required": ["command"], "properties": {
+        "transport": {"enum": ["stdio"]}, "command": {"type": "string"}, "url": {"enum": [None]},
+        "headers": {"maxProperties": 0}}},
+    {"required": ["url"], "properties": {
+        "transport": {"enum": list(HTTP_TRANSPORTS)}, "url": {"type": "string"}, "command": {"enum": [None]},
+        "args": {"maxItems": 0}, "env": {"maxProperties": 0}, "cwd": {"enum": [None]}}},
+]}
 
 
 class ToolCreateSchema(ToolDefinitionSchema):
-    name = fields.String(required=True)
+    openapi_extra = TRANSPORT_SHAPES
+    name = tool_name_field(required=True)
     transport = fields.String(required=True, validate=validate.OneOf(TRANSPORTS))
 
     @validates_schema
@@ -83,7 +84,7 @@ def check_transport_fields(data: dict) -> None:
             raise ValidationError({"command": ["required for a stdio tool"]})
         if data.get("url") or data.get("headers"):
             raise ValidationError({"url": ["a stdio tool has no url or headers"]})
-    elif data.get("transport") in ("streamable_http", "sse"):
+    elif data.get("transport") in HTTP_TRANSPORTS:
         if not data.get("url"):
             raise ValidationError({"url": ["required for an HTTP tool"]})
         if data.get("command") or data.get("args") or data.get("env") or data.get("cwd"):
@@ -167,17 +168,15 @@ class GetPromptSchema(StrictSchema):
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
 
 
-class CompletionRefSchema(StrictSchema):
-    type = fields.String(required=True, validate=validate.OneOf(["ref/prompt", "ref/resource"]))
-    name = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "ref/prompt: the prompt"})
-    uri = fields.String(validate=validate.Length(min=1, max=2000),
-                        metadata={"description": "ref/resource: the resource template's URI template"})
+class PromptRefSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.Equal("ref/prompt"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"description": "The prompt"})
 
-    @validates_schema
-    def named(self, data, **kwargs):
-        wanted = "name" if data.get("type") == "ref/prompt" else "uri"
-        if wanted not in data:
-            raise ValidationError(f"a {data.get('type')} reference needs `{wanted}`", wanted)
+
+class ResourceRefSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.Equal("ref/resource"))
+    uri = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                        metadata={"description": "The resource template's URI template"})
 
 
 class CompletionArgumentSchema(StrictSchema):
@@ -191,7 +190,7 @@ class CompletionContextSchema(StrictSchema):
 
 class CompleteSchema(StrictSchema):
     """MCP `completion/complete`, as its params are on the wire."""
-    ref = fields.Nested(CompletionRefSchema, required=True)
+    ref = AnyOf(PromptRefSchema, ResourceRefSchema, required=True)
     argument = fields.Nested(CompletionArgumentSchema, required=True)
     context = fields.Nested(CompletionContextSchema)
     timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
