@@ -62,8 +62,11 @@ class WorkerRuntime:
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self._sessions_lock = threading.Lock()
+        # Live events (tool status, log lines, task progress) leave from a thread of their own, in order.
+        self.live = live_events.Publisher(self.redis, settings)
         self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session,
-                                     on_records=lambda records: record_finished(self.redis, settings, records))
+                                     on_records=lambda records: record_finished(self.redis, settings, self.live,
+                                                                                records))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -80,6 +83,7 @@ class WorkerRuntime:
     # -- process lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.live.start()
         self.bookkeeper.start()
         self._loop_thread.start()
         self._beat()
@@ -111,6 +115,7 @@ class WorkerRuntime:
             log.warning("event=worker.shutdown_without_redis worker=%s error=%r", self.id, str(error))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.bookkeeper.stop()
+        self.live.stop()
         log.info("event=worker.stopped worker=%s tools=%d handed_back=%d", self.id, len(tools), moved)
 
     def _drain_calls(self, timeout_s: float) -> None:
@@ -236,11 +241,8 @@ class WorkerRuntime:
         return log_line
 
     def _publish_live(self, kind: str, data: dict, tool_id: int | None) -> None:
-        """A live event (jobs.live_events); never fails the work that reported it."""
-        try:
-            live_events.publish(self.redis, self.settings, kind, data, tool_id)
-        except redis.RedisError as error:
-            log.warning("event=live_event.publish_failed kind=%s error=%r", kind, str(error))
+        """A live event (jobs.live_events), sent off this thread: never slows or fails the work that reported it."""
+        self.live.put(kind, data, tool_id)
 
     # -- cancellation -----------------------------------------------------------------------------
 

@@ -30,12 +30,10 @@ def count_jobs(client: redis.Redis, settings: Section, records: list[JobRecord])
         log.warning("event=telemetry.count_failed jobs=%d error=%r", len(records), str(error))
 
 
-def record_finished(client: redis.Redis, settings: Section, records: list[JobRecord]) -> None:
-    """After the bookkeeper wrote a batch: count the jobs and tell the live events they finished."""
+def record_finished(client: redis.Redis, settings: Section, live: live_events.Publisher,
+                    records: list[JobRecord]) -> None:
+    """After the bookkeeper wrote a batch: count the jobs and tell the live events they finished (after the
+    events of their start and progress: one publisher keeps them in order)."""
     count_jobs(client, settings, records)
-    try:
-        live_events.publish_many(client, settings, [
-            live_events.encode("task", {"id": r.job["id"], "kind": r.job["kind"], "status": outcome(r)},
-                               r.job.get("tool_id"), r.job.get("user_id")) for r in records])
-    except redis.RedisError as error:
-        log.warning("event=live_event.publish_failed jobs=%d error=%r", len(records), str(error))
+    for r in records:
+        live.put(*live_events.task_event(r.job, "finished", r.event["status"], outcome=outcome(r)))
