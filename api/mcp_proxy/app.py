@@ -81,14 +81,14 @@ class ProxyApp:
         self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.address,
                                    sse_streams=lambda: len(self.sse.streams))
         await self.heartbeat.beat()  # the live config (naming, virtual servers) before the first request
+        self.notices = NoticeListener(settings, catalog)
         self.bus = Bus(redis, {control.control_channel(settings): self.heartbeat.on_control,
-                               self.sse.inbox: self.sse.on_inbox})
+                               self.sse.inbox: self.sse.on_inbox, **self.notices.handlers()},
+                       on_reconnect=[self.notices.caught_up])
         await self.bus.subscribe()  # before any SSE stream is announced: its answers may come from elsewhere
         loop = asyncio.get_running_loop()
         for job in (catalog.run_refresher(), self.heartbeat.run(), self.bus.run()):
             self._background.append(loop.create_task(job))
-        self.notices = NoticeListener(redis, settings, catalog)
-        self._background.append(loop.create_task(self.notices.run()))
         log.info("event=proxy.started naming=%s", proxy.naming)
 
     async def shutdown(self) -> None:
