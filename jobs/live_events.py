@@ -172,16 +172,36 @@ class Publisher:
                 except queue.Empty:
                     break
             events = [item for item in batch if isinstance(item, tuple)]
-            if events:
-                self._send(events)
+            if events and not self._send(events):
+                batch += self._drain()
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
             if None in batch:
                 return
 
-    def _send(self, events: list[tuple]) -> None:
+    def _send(self, events: list[tuple]) -> bool:
         try:
             publish_many(self.client, self.settings, [encode(*event) for event in events])
+            return True
         except (redis.RedisError, TypeError, ValueError) as error:  # best effort: the records are stored
             log.warning("event=live_event.publish_failed events=%d error=%r", len(events), str(error))
+            return False
+
+    def _drain(self) -> list:
+        """After a failed send (Redis away): drop the events queued meanwhile rather than try each batch
+        in turn, so that an outage costs one attempt at a time and the queue never grows without bound.
+        Returns what is not an event (flushes waiting, the stop)."""
+        kept, dropped = [], 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, tuple):
+                dropped += 1
+            else:
+                kept.append(item)
+        if dropped:
+            log.warning("event=live_event.dropped events=%d reason=redis_unavailable", dropped)
+        return kept
