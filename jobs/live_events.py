@@ -16,16 +16,12 @@ stream (`monitoring.events_maxlen` events). Each event: {"kind", "tool_id", "use
 
 Who may see which event is decided by the reader (policy.access), per event.
 
-A worker publishes through a `Publisher`: the job path only puts the event in a queue (a C call that
-never blocks), and one thread sends whatever is queued in one pipelined round trip, in order.
+A worker's events leave from its bookkeeper's thread (workers.bookkeeping): the job path only puts them
+in its queue (a C call that never blocks), and each batch goes out in one pipelined round trip, in order.
 """
 from __future__ import annotations
 
 import json
-import logging
-import queue
-import threading
-import time
 from typing import Iterator
 
 import redis
@@ -33,10 +29,7 @@ import redis
 from config import Section
 from jobs.keys import key
 
-log = logging.getLogger("mcps.live_events")
 KINDS = ("tool_status", "log", "task", "alert", "proxy")
-PUBLISH_BATCH = 500
-LINGER_S = 0.01
 
 
 def events_key(settings: Section) -> str:
@@ -62,7 +55,7 @@ def append(pipe, settings: Section, kind: str, data: dict, tool_id: int | None =
 
 
 def task_event(job: dict, phase: str, status: str, **details) -> tuple:
-    """A `task` event for `Publisher.put`: the job's id and kind, its phase and status, and whichever of
+    """A `task` event (for a bookkeeper's `tell`): the job's id and kind, its phase and status, and whichever of
     progress, total and message are given."""
     data = {"id": job["id"], "kind": job["kind"], "phase": phase, "status": status,
             **{name: value for name, value in details.items() if value is not None}}
@@ -70,7 +63,7 @@ def task_event(job: dict, phase: str, status: str, **details) -> tuple:
 
 
 def alert_event(alert, event: str, by_user_id: int | None = None) -> tuple:
-    """An `alert` event (for `publish` or `Publisher.put`) of an Alert row: fired, resolved or acknowledged.
+    """An `alert` event (for `publish` or a bookkeeper's `tell`) of an Alert row: fired, resolved or acknowledged.
     An alert about a tool (subject `tool:<id>`) carries that tool's id, so readers see it by that tool."""
     subject = alert.subject or ""
     tool_id = int(subject[5:]) if subject.startswith("tool:") and subject[5:].isdigit() else None
@@ -133,75 +126,3 @@ def sink_publisher(client: redis.Redis, settings: Section):
             pass  # live events are best effort; the entries are stored
     return publish_rows
 
-
-class Publisher:
-    """Live events sent from a thread of their own, so that whoever reports one (a call's progress on the
-    MCP loop, a job starting) never waits for Redis. Events go out in the order they were put."""
-
-    def __init__(self, client: redis.Redis, settings: Section):
-        self.client = client
-        self.settings = settings
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="live-events", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def put(self, kind: str, data: dict, tool_id: int | None = None, user_id: int | None = None) -> None:
-        self._queue.put((kind, data, tool_id, user_id))
-
-    def flush(self, timeout: float = 5) -> bool:
-        """Wait until everything put before is sent (or given up on)."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            # Whatever comes within LINGER_S goes in the same round trip: under load, one wake-up and one
-            # XADD pipeline per batch rather than per event (the job path shares our CPU and GIL).
-            deadline = time.monotonic() + LINGER_S
-            while len(batch) < PUBLISH_BATCH and isinstance(batch[-1], tuple):
-                try:
-                    batch.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0)))
-                except queue.Empty:
-                    break
-            events = [item for item in batch if isinstance(item, tuple)]
-            if events and not self._send(events):
-                batch += self._drain()
-            for item in batch:
-                if isinstance(item, threading.Event):
-                    item.set()
-            if None in batch:
-                return
-
-    def _send(self, events: list[tuple]) -> bool:
-        try:
-            publish_many(self.client, self.settings, [encode(*event) for event in events])
-            return True
-        except (redis.RedisError, TypeError, ValueError) as error:  # best effort: the records are stored
-            log.warning("event=live_event.publish_failed events=%d error=%r", len(events), str(error))
-            return False
-
-    def _drain(self) -> list:
-        """After a failed send (Redis away): drop the events queued meanwhile rather than try each batch
-        in turn, so that an outage costs one attempt at a time and the queue never grows without bound.
-        Returns what is not an event (flushes waiting, the stop)."""
-        kept, dropped = [], 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, tuple):
-                dropped += 1
-            else:
-                kept.append(item)
-        if dropped:
-            log.warning("event=live_event.dropped events=%d reason=redis_unavailable", dropped)
-        return kept

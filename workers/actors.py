@@ -137,7 +137,7 @@ class JobRunner:
     def _tell_live(self, job: Job, phase: str, **details) -> None:
         """A `task` live event of a job that will be recorded (its finish is told after its row is written)."""
         if job.record:
-            self.runtime.live.put(*live_events.task_event(
+            self.runtime.bookkeeper.tell(*live_events.task_event(
                 {"id": job.id, "kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id},
                 phase, "running", **details))
 

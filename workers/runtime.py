@@ -19,7 +19,7 @@ import psutil
 import redis
 
 from config import Section
-from jobs import live_events, notices, registry, stream
+from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
 from jobs.keys import cancel_key, config_generation_key, lease_key, live_key, resource_subscribers_key
@@ -31,7 +31,7 @@ from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter
-from workers.telemetry import record_finished
+from workers.telemetry import count_jobs, publish_live
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -62,11 +62,10 @@ class WorkerRuntime:
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self._sessions_lock = threading.Lock()
-        # Live events (tool status, log lines, task progress) leave from a thread of their own, in order.
-        self.live = live_events.Publisher(self.redis, settings)
+        # Live events (tool status, log lines, task progress) leave from the bookkeeper's thread, in order.
         self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session,
-                                     on_records=lambda records: record_finished(self.redis, settings, self.live,
-                                                                                records))
+                                     on_records=lambda records: count_jobs(self.redis, settings, records),
+                                     on_live=lambda items: publish_live(self.redis, settings, items))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -83,7 +82,6 @@ class WorkerRuntime:
     # -- process lifetime -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.live.start()
         self.bookkeeper.start()
         self._loop_thread.start()
         self._beat()
@@ -115,7 +113,6 @@ class WorkerRuntime:
             log.warning("event=worker.shutdown_without_redis worker=%s error=%r", self.id, str(error))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.bookkeeper.stop()
-        self.live.stop()
         log.info("event=worker.stopped worker=%s tools=%d handed_back=%d", self.id, len(tools), moved)
 
     def _drain_calls(self, timeout_s: float) -> None:
@@ -241,8 +238,8 @@ class WorkerRuntime:
         return log_line
 
     def _publish_live(self, kind: str, data: dict, tool_id: int | None) -> None:
-        """A live event (jobs.live_events), sent off this thread: never slows or fails the work that reported it."""
-        self.live.put(kind, data, tool_id)
+        """A live event (jobs.live_events), sent by the bookkeeper: never slows or fails the work that reported it."""
+        self.bookkeeper.tell(kind, data, tool_id)
 
     # -- cancellation -----------------------------------------------------------------------------
 
