@@ -7,11 +7,17 @@ stream (`monitoring.events_maxlen` events). Each event: {"kind", "tool_id", "use
 
     tool_status  a tool's status changed (workers)       data: {status, ...}
     log          a log line (tool stderr, platform events) data: {kind, level, source, message}
-    task         a job finished (workers)                 data: {id, kind, status}
-    alert        an alert fired or resolved (alerts module)
-    proxy        a front door session opened or closed (proxy)
+    task         a job started, progressed or finished   data: {id, kind, phase, status, [progress, total,
+                 (workers)                                       message]}; phase: started|progress|finished
+    alert        an alert fired, resolved or was          data: {id, event, rule, subject, severity,
+                 acknowledged (workers.alerts, the API)          status, message}
+    proxy        a front door session opened or closed    data: {event, session, transport, era, endpoint,
+                 (the proxy)                                     protocol_version, client, api_key_id}
 
 Who may see which event is decided by the reader (policy.access), per event.
+
+A worker's events leave from its bookkeeper's thread (workers.bookkeeping): the job path only puts them
+in its queue (a C call that never blocks), and each batch goes out in one pipelined round trip, in order.
 """
 from __future__ import annotations
 
@@ -39,6 +45,39 @@ def publish(client: redis.Redis, settings: Section, kind: str, data: dict, tool_
             user_id: int | None = None) -> None:
     client.xadd(events_key(settings), encode(kind, data, tool_id, user_id),
                 maxlen=settings.monitoring.events_maxlen, approximate=True)
+
+
+def append(pipe, settings: Section, kind: str, data: dict, tool_id: int | None = None,
+           user_id: int | None = None) -> None:
+    """Queue the event on a pipeline (sync or asyncio) the caller sends anyway: no round trip of its own."""
+    pipe.xadd(events_key(settings), encode(kind, data, tool_id, user_id),
+              maxlen=settings.monitoring.events_maxlen, approximate=True)
+
+
+def task_event(job: dict, phase: str, status: str, **details) -> tuple:
+    """A `task` event (for a bookkeeper's `tell`): the job's id and kind, its phase and status, and whichever of
+    progress, total and message are given."""
+    data = {"id": job["id"], "kind": job["kind"], "phase": phase, "status": status,
+            **{name: value for name, value in details.items() if value is not None}}
+    return "task", data, job.get("tool_id"), job.get("user_id")
+
+
+def alert_event(alert, event: str, by_user_id: int | None = None) -> tuple:
+    """An `alert` event (for `publish` or a bookkeeper's `tell`) of an Alert row: fired, resolved or acknowledged.
+    An alert about a tool (subject `tool:<id>`) carries that tool's id, so readers see it by that tool."""
+    subject = alert.subject or ""
+    tool_id = int(subject[5:]) if subject.startswith("tool:") and subject[5:].isdigit() else None
+    data = {"id": alert.id, "event": event, "rule": alert.rule_name, "subject": subject,
+            "severity": alert.severity, "status": "resolved" if event == "resolved" else alert.status,
+            "message": alert.message, "value": alert.value}
+    return "alert", data, tool_id, by_user_id
+
+
+async def publish_async(client, settings: Section, kind: str, data: dict, tool_id: int | None = None,
+                        user_id: int | None = None) -> None:
+    """`publish` with a redis.asyncio client (the MCP front door)."""
+    await client.xadd(events_key(settings), encode(kind, data, tool_id, user_id),
+                      maxlen=settings.monitoring.events_maxlen, approximate=True)
 
 
 def publish_many(client: redis.Redis, settings: Section, events: list[dict]) -> None:
@@ -86,3 +125,4 @@ def sink_publisher(client: redis.Redis, settings: Section):
         except redis.RedisError:
             pass  # live events are best effort; the entries are stored
     return publish_rows
+

@@ -184,3 +184,18 @@ def may_see_log(user: User, api_key: ApiKey | None, kind: str, tool_id: int | No
 def may_delete_logs(user: User) -> bool:
     """Delete or clear log entries (never audit entries: no one may, through the API)."""
     return user.is_active and has_role(user, "admin")
+
+
+# -- live events --------------------------------------------------------------------------------------
+
+def may_see_alert(user: User, api_key: ApiKey | None, tool_id: int | None) -> bool:
+    """An alert as it fires, resolves or is acknowledged (a live event): operators' and admins' business;
+    one about a tool only for a key whose scope holds it, a platform one (host, queue) only unscoped."""
+    if not user.is_active or not has_role(user, "operator"):
+        return False
+    return scope_of(api_key) is None if tool_id is None else in_scope(api_key, tool_id)
+
+
+def may_see_proxy_session(user: User, session_owner_id: int | None) -> bool:
+    """A front door session opening or closing (who, from which client): its owner's and the admins'."""
+    return user.is_active and (session_owner_id == user.id or has_role(user, "admin"))

@@ -15,7 +15,7 @@ import redis
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 
-from jobs import admission, events
+from jobs import admission, events, live_events
 from jobs.events import ErrorType, JobError
 from jobs.job import (ACTOR, CALL_KINDS, CANCEL_KIND, LIFECYCLE_KINDS, LIFECYCLE_QUEUE, MAINTENANCE_KINDS,
                       WORKFLOW_KIND, Job)
@@ -60,6 +60,8 @@ class JobRunner:
                 # The call runs and answers on the MCP loop; this thread is free at once.
                 self._start_call(job, job_data, self._session_for(job), started)
                 return
+            if job.kind not in LIFECYCLE_KINDS:  # (a lifecycle job tells its steps once it knows it runs here)
+                self._tell_live(job, "started")
             event = events.succeeded(self._run_here(job))
         except Forwarded:
             return
@@ -132,7 +134,16 @@ class JobRunner:
 
     # -- calls (on the MCP loop) ------------------------------------------------------------------
 
+    def _tell_live(self, job: Job, phase: str, **details) -> None:
+        """A `task` live event of a job that will be recorded (its finish is told after its row is written)."""
+        if job.record:
+            self.runtime.bookkeeper.tell(*live_events.task_event(
+                {"id": job.id, "kind": job.kind, "tool_id": job.tool_id, "user_id": job.user_id},
+                phase, "running", **details))
+
     def _start_call(self, job: Job, job_data: dict, session: ToolSession, started: float) -> None:
+        self._tell_live(job, "started")
+
         def start() -> None:
             self.runtime.running_jobs[job.id] = self.runtime.loop.create_task(
                 self._serve_call(job, job_data, session, started))
@@ -181,6 +192,7 @@ class JobRunner:
     def _progress_reporter(self, job: Job):
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             await self.runtime.publish(job.id, events.progress(progress, total, message))
+            self._tell_live(job, "progress", progress=progress, total=total, message=message)
         return on_progress
 
     def _log_reporter(self, job: Job):
@@ -235,6 +247,7 @@ class JobRunner:
             Tool.update(desired_state="stopped", updated_at=utcnow()).where(Tool.id == tool.id).execute()
             if owned_elsewhere:
                 self._forward(job, owner)
+            self._tell_live(job, "started", progress=0, total=1, message=f"stopping {tool.name}")
             runtime.stop_tool_local(tool.id)
             Tool.update(status="STOPPED", pid=None, owner_worker=None, updated_at=utcnow()).where(
                 Tool.id == tool.id).execute()
@@ -243,9 +256,13 @@ class JobRunner:
             Tool.update(desired_state="running", updated_at=utcnow()).where(Tool.id == tool.id).execute()
         if owned_elsewhere:
             self._forward(job, owner)
+        steps = 2 if job.kind == "restart" else 1
         if job.kind == "restart":
+            self._tell_live(job, "started", progress=0, total=steps, message=f"stopping {tool.name}")
             Tool.update(desired_state="running", updated_at=utcnow()).where(Tool.id == tool.id).execute()
             runtime.stop_tool_local(tool.id)
+        self._tell_live(job, "progress" if steps == 2 else "started", progress=steps - 1, total=steps,
+                        message=f"starting {tool.name}")
         state = self._start_here(job, tool)
         if state["status"] != "RUNNING":
             raise JobError(f"tool {tool.name} did not start ({state['status']}): {state.get('last_error')}",

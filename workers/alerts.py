@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from jobs import live_events
 from jobs.job import Job
 from jobs.keys import key
 from models import Alert, AlertRule, MetricSample, Tool, db, utcnow
@@ -116,5 +117,6 @@ def evaluate_alerts(job: Job, runtime: WorkerRuntime) -> dict:
         runtime.redis.delete(lock)
     for alert, event in [(a, "fired") for a in fired] + [(a, "resolved") for a in resolved]:
         log.warning("event=alert.%s alert=%s rule=%s subject=%s", event, alert.id, alert.rule_name, alert.subject)
+        runtime.bookkeeper.tell(*live_events.alert_event(alert, event))
         runtime.jobs.submit(Job(kind="notify_alert", args={"alert_id": alert.id, "event": event}))
     return {"fired": [a.id for a in fired], "resolved": [a.id for a in resolved]}

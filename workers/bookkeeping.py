@@ -5,6 +5,11 @@ item is written in one transaction, job records as multi-row statements (workers
 waits until everything queued before it is written (lifecycle jobs use it so that a reply never runs
 ahead of the status it reports); `after_commit(fn)` runs fn once what was queued before it is committed
 (the tool-change notices, so that a proxy reloading on one reads the new row).
+
+Live events (jobs.live_events: tool status, log lines, a task's start, progress and finish, alerts) ride
+the same queue: `tell(...)` is a put, and each batch's events, with the finish of each job it recorded, go
+to `on_live` after the commit, in the order they were reported, in one round trip. A fast call's start
+and finish so share the batch, the commit and the publish that its record needed anyway.
 """
 from __future__ import annotations
 
@@ -28,9 +33,11 @@ UNAVAILABLE_RETRIES = 10  # 0.2 s doubling to 10 s: about a minute in all
 
 class Bookkeeper:
     def __init__(self, auto_session: Callable[[], bool] = lambda: True,
-                 on_records: Callable[[list[JobRecord]], None] | None = None):
+                 on_records: Callable[[list[JobRecord]], None] | None = None,
+                 on_live: Callable[[list], None] | None = None):
         self.auto_session = auto_session  # features.auto_session, read at each write (it may change at run time)
         self.on_records = on_records  # after they are written (the Prometheus counters: workers.telemetry)
+        self.on_live = on_live  # [LiveEvent | JobRecord] of a batch, in order, after its commit (workers.telemetry)
         # SimpleQueue: its put is a C call that never blocks (queue.Queue's lock and condition cost the
         # MCP loop, which records every call, a visible share of its CPU)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -48,6 +55,10 @@ class Bookkeeper:
 
     def record(self, record: JobRecord) -> None:
         self._queue.put(record)
+
+    def tell(self, kind: str, data: dict, tool_id: int | None = None, user_id: int | None = None) -> None:
+        """A live event, sent after what was queued before it (never waits for Redis)."""
+        self._queue.put(LiveEvent((kind, data, tool_id, user_id)))
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once every write queued before it is committed (to announce what they wrote)."""
@@ -78,6 +89,12 @@ class Bookkeeper:
                     self.on_records(records)
                 except Exception:
                     log.exception("event=bookkeeping.on_records_failed records=%d", len(records))
+            live = [item for item in batch if isinstance(item, (LiveEvent, JobRecord))]
+            if live and self.on_live is not None:
+                try:
+                    self.on_live(live)
+                except Exception:
+                    log.exception("event=bookkeeping.on_live_failed events=%d", len(live))
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
@@ -119,6 +136,11 @@ class Bookkeeper:
                         apply()
                 except Exception:
                     log.exception("event=bookkeeping.write_failed")
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    event: tuple  # (kind, data, tool_id, user_id): jobs.live_events.encode's arguments
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import psutil
 import redis
 
 from config import Section
-from jobs import live_events, notices, registry, stream
+from jobs import notices, registry, stream
 from jobs.client import JobClient
 from jobs.connection import aredis_client, redis_client
 from jobs.keys import cancel_key, config_generation_key, lease_key, live_key, resource_subscribers_key
@@ -31,7 +31,7 @@ from workers.asking import Asker
 from workers.bookkeeping import Bookkeeper
 from workers.history import JobRecord
 from workers.limits import TreeMeter, children_map
-from workers.telemetry import record_finished
+from workers.telemetry import count_jobs, publish_live
 from workers.tool_session import ToolSession
 
 log = logging.getLogger("mcps.worker")
@@ -62,8 +62,10 @@ class WorkerRuntime:
         self.run_dir = Path(settings.app.data_dir) / "run" / self.id
         self.sessions: dict[int, ToolSession] = {}
         self._sessions_lock = threading.Lock()
+        # Live events (tool status, log lines, task progress) leave from the bookkeeper's thread, in order.
         self.bookkeeper = Bookkeeper(auto_session=lambda: self.settings.features.auto_session,
-                                     on_records=lambda records: record_finished(self.redis, settings, records))
+                                     on_records=lambda records: count_jobs(self.redis, settings, records),
+                                     on_live=lambda items: publish_live(self.redis, settings, items))
         self.loop = asyncio.new_event_loop()
         self.running_jobs: dict[str, asyncio.Task] = {}  # calls in flight on the loop
         self.running_starts: dict[str, int] = {}  # start/restart jobs waiting for their tool -> tool id
@@ -236,11 +238,8 @@ class WorkerRuntime:
         return log_line
 
     def _publish_live(self, kind: str, data: dict, tool_id: int | None) -> None:
-        """A live event (jobs.live_events); never fails the work that reported it."""
-        try:
-            live_events.publish(self.redis, self.settings, kind, data, tool_id)
-        except redis.RedisError as error:
-            log.warning("event=live_event.publish_failed kind=%s error=%r", kind, str(error))
+        """A live event (jobs.live_events), sent by the bookkeeper: never slows or fails the work that reported it."""
+        self.bookkeeper.tell(kind, data, tool_id)
 
     # -- cancellation -----------------------------------------------------------------------------
 

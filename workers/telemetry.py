@@ -1,5 +1,6 @@
 """The worker's share of the Prometheus counters (jobs.telemetry): finished jobs, counted from the
-bookkeeper's thread in one pipelined round trip per batch, after the replies went out."""
+bookkeeper's thread in one pipelined round trip per batch, after the replies went out; and the batch's
+live events (jobs.live_events), sent from there too."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,7 @@ import redis
 
 from config import Section
 from jobs import live_events, telemetry
+from workers.bookkeeping import LiveEvent
 from workers.history import JobRecord
 
 log = logging.getLogger("mcps.worker.telemetry")
@@ -30,12 +32,13 @@ def count_jobs(client: redis.Redis, settings: Section, records: list[JobRecord])
         log.warning("event=telemetry.count_failed jobs=%d error=%r", len(records), str(error))
 
 
-def record_finished(client: redis.Redis, settings: Section, records: list[JobRecord]) -> None:
-    """After the bookkeeper wrote a batch: count the jobs and tell the live events they finished."""
-    count_jobs(client, settings, records)
+def publish_live(client: redis.Redis, settings: Section, items: list) -> None:
+    """After the bookkeeper committed a batch: its live events in the order they were reported, each job it
+    recorded told as its task's `finished` event (after that task's start and progress), in one round trip."""
+    events = [item.event if isinstance(item, LiveEvent) else
+              live_events.task_event(item.job, "finished", item.event["status"], outcome=outcome(item))
+              for item in items]
     try:
-        live_events.publish_many(client, settings, [
-            live_events.encode("task", {"id": r.job["id"], "kind": r.job["kind"], "status": outcome(r)},
-                               r.job.get("tool_id"), r.job.get("user_id")) for r in records])
-    except redis.RedisError as error:
-        log.warning("event=live_event.publish_failed jobs=%d error=%r", len(records), str(error))
+        live_events.publish_many(client, settings, [live_events.encode(*event) for event in events])
+    except redis.RedisError as error:  # best effort: what they tell is stored
+        log.warning("event=live_event.publish_failed events=%d error=%r", len(events), str(error))

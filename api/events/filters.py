@@ -38,9 +38,13 @@ def may_see_event(caller: Caller, event: dict) -> bool:
     if kind == "task":
         return policy.may_see_task(user, api_key, {"tool_id": tool_id, "user_id": event["user_id"],
                                                    "kind": event["data"].get("kind")})
+    if kind == "alert":
+        return policy.may_see_alert(user, api_key, tool_id)
+    if kind == "proxy":
+        return policy.may_see_proxy_session(user, event["user_id"])
     if tool_id is not None:
         return policy.may_see_tool(user, api_key, tool_id)
-    return policy.may_see_log(user, api_key, "system", None)  # platform-wide: alerts, proxy sessions
+    return policy.may_see_log(user, api_key, "system", None)  # anything else platform-wide
 
 
 def wanted(caller: Caller, subscription: Subscription, event: dict) -> bool:

@@ -55,7 +55,7 @@ def _hold_a_thread() -> str:
 @blp.route("/events")
 @require_role("viewer")
 def events_sse():
-    """Server-sent events: tool status changes, log lines, finished tasks, alerts (resume with Last-Event-ID)"""
+    """Server-sent events: tool status changes, log lines, task progress, alerts, proxy sessions (resume with Last-Event-ID)"""
     caller, subscription = authenticate(), Subscription.from_query(request.args)
     start = _start_id(None)
     client, settings = get_redis(), get_settings()

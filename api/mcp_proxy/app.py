@@ -16,6 +16,7 @@ response objects is a measurable part of our budget.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -24,7 +25,8 @@ import uuid
 from typing import Any
 
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, InboundLadderRejection, classify_inbound_request
-from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
+from mcp_types import (CLIENT_INFO_META_KEY, INTERNAL_ERROR, INVALID_REQUEST, LOG_LEVEL_META_KEY,
+                       PROTOCOL_VERSION_META_KEY)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
 
@@ -36,7 +38,7 @@ from api.mcp_proxy.heartbeat import Heartbeat, refuse_while_stopped
 from api.mcp_proxy.metering import Meter, MeteredMethods
 from api.mcp_proxy.methods import Methods, Request, Services
 from api.mcp_proxy.notices import NoticeListener
-from api.mcp_proxy.sessions import SessionStore
+from api.mcp_proxy.sessions import SessionStore, tell_listening
 from api.mcp_proxy.sse import MESSAGES_PATH, SSE_PATH, SseTransport
 from config import Section, secret
 from jobs import AsyncJobClient
@@ -79,14 +81,14 @@ class ProxyApp:
         self.heartbeat = Heartbeat(settings, redis, meter, catalog, self.process_id, self.address,
                                    sse_streams=lambda: len(self.sse.streams), on_settings=self.apply_settings)
         await self.heartbeat.beat()  # the live config (naming, virtual servers) before the first request
+        self.notices = NoticeListener(settings, catalog)
         self.bus = Bus(redis, {control.control_channel(settings): self.heartbeat.on_control,
-                               self.sse.inbox: self.sse.on_inbox})
+                               self.sse.inbox: self.sse.on_inbox, **self.notices.handlers()},
+                       on_reconnect=[self.notices.caught_up])
         await self.bus.subscribe()  # before any SSE stream is announced: its answers may come from elsewhere
         loop = asyncio.get_running_loop()
         for job in (catalog.run_refresher(), self.heartbeat.run(), self.bus.run()):
             self._background.append(loop.create_task(job))
-        self.notices = NoticeListener(redis, settings, catalog)
-        self._background.append(loop.create_task(self.notices.run()))
         log.info("event=proxy.started naming=%s", proxy.naming)
 
     def apply_settings(self, settings: Section) -> None:
@@ -210,7 +212,8 @@ class ProxyApp:
                 return await refuse_while_stopped(send, message["id"])
             result = self.methods.initialize_result(view, endpoint, params.get("protocolVersion"))
             session = await sessions.create(result["protocolVersion"], caller.principal, endpoint,
-                                            _dict(params.get("capabilities")), _dict(params.get("clientInfo")))
+                                            _dict(params.get("capabilities")), _dict(params.get("clientInfo")),
+                                            caller.user_id, caller.api_key_id, "streamable_http")
             log.info("event=proxy.session_opened session=%s version=%s who=%s endpoint=%s", session.id,
                      session.protocol_version, caller.principal, endpoint or "/mcp")
             return await wire.send_json(send, 200, wire.response(message["id"], result),
@@ -312,10 +315,16 @@ class ProxyApp:
             honoured["resourceSubscriptions"] = uris
         first = wire.notification("notifications/subscriptions/acknowledged", {
             "notifications": honoured, "_meta": {SUBSCRIPTION_ID_META_KEY: message["id"]}})
+        meta = _dict(params.get("_meta"))
+        tell = functools.partial(tell_listening, self.redis, self.settings, listen_id=subscriber, caller=caller,
+                                 protocol_version=meta.get(PROTOCOL_VERSION_META_KEY) or "2026-07-28",
+                                 endpoint=endpoint, client_info=_dict(meta.get(CLIENT_INFO_META_KEY)))
+        await tell("opened")
         try:
             await self._notification_stream(receive, send, kinds, first=first, endpoint=endpoint, caller=caller,
                                              subscription_id=message["id"], resource_uris=_constant(set(uris)))
         finally:
+            asyncio.get_running_loop().create_task(tell("closed"))
             if uris:  # not awaited by anyone: the client is gone
                 asyncio.get_running_loop().create_task(
                     self.methods.forget_subscriptions(caller, view, subscriber, uris))

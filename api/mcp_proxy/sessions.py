@@ -6,18 +6,26 @@ level, who owns it, which endpoint it was opened on) and a set `...:subs` of sub
 both expiring after `session_ttl_s` without a request. Reading a session also renews it: one pipelined
 round trip. The sorted set `<ns>:mcp:sessions` holds every session by its expiry time, for counting them
 (/api/v1/proxy/status). 2026-era requests have no session at all.
+
+Opening and closing a session is a live `proxy` event (jobs.live_events): who (user, API key), the client's
+info, the transport (`streamable_http` or the legacy `sse`); the opening rides the creating round trip.
 """
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+
 from api.mcp_proxy.control import sessions_index_key
 from config import Section
+from jobs import live_events
 from jobs.keys import key
 
+log = logging.getLogger("mcps.proxy")
 # The levels of notifications/message, least to most severe (RFC 5424 as MCP uses them).
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
@@ -51,7 +59,8 @@ class SessionStore:
         return key(self.settings, "mcp", "session", session_id, *parts)
 
     async def create(self, protocol_version: str, principal: str, endpoint: str, client_capabilities: dict,
-                     client_info: dict) -> HandshakeSession:
+                     client_info: dict, user_id: int | None = None, api_key_id: int | None = None,
+                     transport: str = "streamable_http") -> HandshakeSession:
         session = HandshakeSession(id=secrets.token_hex(16), protocol_version=protocol_version, principal=principal,
                                    endpoint=endpoint, client_capabilities=client_capabilities,
                                    client_info=client_info, log_level=None)
@@ -59,9 +68,12 @@ class SessionStore:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(name, mapping={"version": protocol_version, "principal": principal, "endpoint": endpoint,
                                  "capabilities": json.dumps(client_capabilities), "client": json.dumps(client_info),
-                                 "created": time.time()})
+                                 "created": time.time(), "user_id": "" if user_id is None else user_id,
+                                 "api_key_id": "" if api_key_id is None else api_key_id, "transport": transport})
         pipe.expire(name, self.ttl_s)
         pipe.zadd(self.index, {session.id: time.time() + self.ttl_s})
+        live_events.append(pipe, self.settings, *session_event("opened", session.id, transport, protocol_version,
+                                                                endpoint, client_info, user_id, api_key_id))
         await pipe.execute()
         return session
 
@@ -117,7 +129,41 @@ class SessionStore:
 
     async def delete(self, session_id: str) -> bool:
         pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self._key(session_id))
         pipe.delete(self._key(session_id), self._key(session_id, "subs"))
         pipe.zrem(self.index, session_id)
-        deleted, _ = await pipe.execute()
+        fields, deleted, _ = await pipe.execute()
+        if deleted and fields:  # (a session deleted twice, by two processes, is told closed once)
+            field = {name.decode(): value.decode() for name, value in fields.items()}
+            await live_events.publish_async(self.redis, self.settings, *session_event(
+                "closed", session_id, field.get("transport") or "streamable_http", field.get("version", ""),
+                field.get("endpoint", ""), json.loads(field.get("client") or "{}"), _int(field.get("user_id")),
+                _int(field.get("api_key_id"))))
         return bool(deleted)
+
+
+def session_event(event: str, session_id: str, transport: str, protocol_version: str, endpoint: str,
+                  client_info: dict, user_id: int | None, api_key_id: int | None, era: str = "handshake") -> tuple:
+    """A `proxy` live event: a front door session opened or closed, owned by `user_id`."""
+    client_info = client_info if isinstance(client_info, dict) else {}
+    return "proxy", {"event": event, "session": session_id, "transport": transport, "era": era,
+                     "protocol_version": protocol_version, "endpoint": endpoint or "/mcp",
+                     "client": {"name": str(client_info.get("name") or "")[:200],
+                                "version": str(client_info.get("version") or "")[:200]},
+                     "api_key_id": api_key_id}, None, user_id
+
+
+async def tell_listening(redis, settings: Section, event: str, listen_id: str, caller, protocol_version: str,
+                         endpoint: str, client_info: dict) -> None:
+    """A 2026-07-28 client's one lasting connection, a `subscriptions/listen` stream, opened or closed: a
+    `proxy` event as a session's (its requests stand alone: nothing else is a connection)."""
+    try:
+        await live_events.publish_async(redis, settings, *session_event(
+            event, listen_id, "streamable_http", protocol_version, endpoint, client_info, caller.user_id,
+            caller.api_key_id, era="2026-07-28"))
+    except RedisError as error:  # best effort: the stream serves its client anyway
+        log.warning("event=live_event.publish_failed kind=proxy error=%r", str(error))
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value else None

@@ -146,7 +146,8 @@ class SseTransport:
         if method == "initialize":
             result = app.methods.initialize_result(view, "", params.get("protocolVersion"))
             session = await sessions.create(result["protocolVersion"], caller.principal, "",
-                                            _dict(params.get("capabilities")), _dict(params.get("clientInfo")))
+                                            _dict(params.get("capabilities")), _dict(params.get("clientInfo")),
+                                            caller.user_id, caller.api_key_id, "sse")
             await self.redis.hset(self._key(stream_id), "session", session.id)
             log.info("event=proxy.session_opened session=%s version=%s who=%s endpoint=/sse", session.id,
                      session.protocol_version, caller.principal)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 
+import redis
+
 from flask.views import MethodView
 
 from api.auth import current_user, require_role
 from api.bodies import Blueprint
 from api.errors import abort
+from api.extensions import get_redis, get_settings
 from api.jobs import get_jobs
 from api.monitoring.schemas import AlertInSchema, AlertListArgs, AlertSchema, DeliveryListSchema
 from api.pagination import page_schema, paginate
-from jobs import Job
+from jobs import Job, live_events
 from models import Alert, NotificationDelivery, utcnow
 
 blp = Blueprint("alerts", __name__, url_prefix="/monitoring/alerts", description="Alerts and their notifications")
@@ -21,6 +24,15 @@ log = logging.getLogger("mcps.api.alerts")
 
 def notify(alert: Alert, event: str) -> None:
     get_jobs().submit(Job(kind="notify_alert", user_id=current_user().id, args={"alert_id": alert.id, "event": event}))
+    tell_live(alert, event)
+
+
+def tell_live(alert: Alert, event: str) -> None:
+    """The live `alert` event (jobs.live_events); best effort: the alert is stored and notified anyway."""
+    try:
+        live_events.publish(get_redis(), get_settings(), *live_events.alert_event(alert, event, current_user().id))
+    except redis.RedisError as error:
+        log.warning("event=live_event.publish_failed kind=alert alert=%s error=%r", alert.id, str(error))
 
 
 def existing(alert_id: int) -> Alert:
@@ -76,7 +88,9 @@ class AcknowledgeAlert(MethodView):
         alert = existing(alert_id)
         if alert.acknowledged_at is None:
             Alert.update(acknowledged_at=utcnow(), acknowledged_by=current_user().id).where(Alert.id == alert.id).execute()
-        return Alert.get_by_id(alert.id)
+            alert = Alert.get_by_id(alert.id)
+            tell_live(alert, "acknowledged")
+        return alert
 
 
 @blp.route("/<id:alert_id>/resolve")
