@@ -31,6 +31,8 @@ SEPARATOR = "__"  # tool names are slugs (no underscores), so the first "__" spl
 # The worker answers by the job's deadline (a timeout is an answer too); the API waits this much longer
 # for that answer to arrive, so that a timeout reads 504 and not "still running" (202).
 REPLY_GRACE_S = 2.0
+# Every call can answer 202: when no thread may be lent to wait (api.waits), or the wait runs out.
+WAIT_RAN_OUT = "the wait ran out, or no thread could be lent to wait: the task to follow"
 # Schema instances, not classes: webargs would build a new schema for every call otherwise.
 CALL_ARGS, CALL_BODY = CallArgs(), CallSchema()
 # What a call needs of its tool (not its JSON lists, read on every call otherwise).
@@ -97,6 +99,7 @@ class ListResources(MethodView):
     @call_rate_limit
     @require_role("viewer")
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def get(self, tool_ref):
         """List the server's resources (live)"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "list_resources", {}, None)
@@ -107,6 +110,7 @@ class ListResourceTemplates(MethodView):
     @call_rate_limit
     @require_role("viewer")
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def get(self, tool_ref):
         """List the server's resource templates (live)"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "list_resource_templates", {}, None)
@@ -118,6 +122,7 @@ class ReadResource(MethodView):
     @require_role("operator")
     @blp.arguments(ReadResourceSchema)
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def post(self, body, tool_ref):
         """Read one resource by URI"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "read_resource", {"uri": body["uri"]}, body.get("timeout"))
@@ -128,6 +133,7 @@ class ListPrompts(MethodView):
     @call_rate_limit
     @require_role("viewer")
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def get(self, tool_ref):
         """List the server's prompts (live)"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "list_prompts", {}, None)
@@ -139,6 +145,7 @@ class GetPrompt(MethodView):
     @require_role("operator")
     @blp.arguments(GetPromptSchema)
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def post(self, body, tool_ref):
         """Get one prompt with its arguments filled in"""
         return run_request(find_tool(tool_ref, CALL_FIELDS), "get_prompt",
@@ -151,6 +158,7 @@ class Complete(MethodView):
     @require_role("operator")
     @blp.arguments(CompleteSchema)
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def post(self, body, tool_ref):
         """Complete an argument of a prompt or resource template (MCP completion/complete): the server's values"""
         args = {"ref": body["ref"], "argument": body["argument"]}
@@ -209,6 +217,7 @@ class HttpCall(MethodView):
     @blp.arguments(CALL_ARGS, location="query")
     @blp.arguments(UNIFIED_CALL_BODY)
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def post(self, args, body):
         """Call `<tool>__<mcp tool>` (plain-HTTP clients)"""
         return unified_call(args, body)
@@ -221,6 +230,7 @@ class UnifiedCall(MethodView):
     @blp.arguments(CALL_ARGS, location="query")
     @blp.arguments(UNIFIED_CALL_BODY)
     @blp.response(200)
+    @blp.alt_response(202, description=WAIT_RAN_OUT)
     def post(self, args, body):
         """Call `<tool>__<mcp tool>` through the aggregated namespace"""
         return unified_call(args, body)
