@@ -71,14 +71,20 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def job_rates(window: timedelta) -> dict:
-    """Calls finished in the last `window`, per tool: count, failures, p50/p95 duration."""
+    """Calls finished in the last `window`, in all and per tool: count, failures, p50/p95 duration."""
     since = utcnow() - window
     per_tool: dict[int, list] = {}
     for tool_id, status, duration in (Task.select(Task.tool_id, Task.status, Task.duration_ms)
                                       .where((Task.kind == "call") & (Task.finished_at >= since)).tuples()):
         per_tool.setdefault(tool_id, []).append((status, duration))
     seconds = window.total_seconds()
-    return {"window_s": seconds, "tools": [
+    every = [row for rows in per_tool.values() for row in rows]
+    durations = sorted(d for _, d in every if d is not None)
+    failed = sum(status != "succeeded" for status, _ in every)
+    # The totals first: numeric top-level fields are what /monitoring/metrics charts over time.
+    return {"window_s": seconds, "calls": len(every), "per_minute": round(len(every) * 60 / seconds, 2),
+            "failed": failed, "error_percent": round(100 * failed / len(every), 2) if every else 0.0,
+            "p50_ms": percentile(durations, 0.50), "p95_ms": percentile(durations, 0.95), "tools": [
         {"tool_id": tool_id, "calls": len(rows), "per_minute": round(len(rows) * 60 / seconds, 2),
          "failed": sum(status != "succeeded" for status, _ in rows),
          "p50_ms": percentile(sorted(d for _, d in rows if d is not None), 0.50),

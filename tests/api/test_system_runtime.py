@@ -53,6 +53,11 @@ def test_given_a_running_tool_and_a_call_when_metrics_are_sampled_then_host_tool
     assert rate["calls"] >= 1 and rate["p50_ms"] > 0 and rate["p95_ms"] >= rate["p50_ms"]
     assert len(body["history"]) == 1
 
+    # And the totals of the calls are a time series of their own (the console's charts over time)
+    [point] = client.get("/api/v1/monitoring/metrics?source=jobs", headers=viewer).json["points"]
+    assert point["calls"] >= 1 and point["per_minute"] > 0 and point["error_percent"] == 0
+    assert point["p95_ms"] >= point["p50_ms"] > 0
+
 
 def test_given_a_running_tool_then_processes_shows_web_worker_and_tool_with_psutil_figures(
         client, operator, echo_tool):

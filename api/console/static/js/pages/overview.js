@@ -1,5 +1,6 @@
 // The overview: headline figures from GET /monitoring/dashboard (15-minute window), a chart point from the
-// same endpoint over the last minute, the host series from GET /monitoring/metrics?source=host. Refreshed
+// same endpoint over the last minute, the history before it and the host series from the sampler
+// (GET /monitoring/metrics?source=jobs and ?source=host, the last hour). Refreshed
 // on live events and every MAX_GAP_MS: a tool's status or an alert within STATUS_GAP_MS, finished tasks
 // (many, when calls are busy) at most every CALLS_GAP_MS; so a few requests a minute, well within the
 // API's management rate limit (60/min by default).
@@ -91,7 +92,16 @@ function addPoint(lastMinute) {
   points = points.filter((point) => point[0] > now - KEEP_S);
   try { sessionStorage.setItem(STORE, JSON.stringify(points)); } catch { /* full or disabled: keep in memory */ }
   text('[data-figure="calls_per_minute"]', fmt(lastMinute.calls_per_minute, 2));
-  const column = (i) => points.map((point) => point[i]);
+  drawCalls();
+}
+
+// The sampler's points before this tab's own, then the tab's (one a refresh).
+let history = [];
+
+function drawCalls() {
+  const first = points.length ? points[0][0] : Infinity;
+  const shown = history.filter((point) => point[0] < first).concat(points);
+  const column = (i) => shown.map((point) => point[i]);
   charts.calls.update([column(0), column(1)]);
   charts.errors.update([column(0), column(2)]);
   charts.latency.update([column(0), column(3), column(4)]);
@@ -99,9 +109,13 @@ function addPoint(lastMinute) {
 
 async function refreshHost() {
   try {
-    const series = await api.get("/monitoring/metrics", { source: "host" });
+    const [series, jobs] = await Promise.all([api.get("/monitoring/metrics", { source: "host" }),
+                                              api.get("/monitoring/metrics", { source: "jobs" })]);
     const at = series.points.map((p) => Math.floor(Date.parse(p.at) / 1000));
     charts.host.update([at, series.points.map((p) => p.cpu_percent ?? null), series.points.map((p) => p.memory_percent ?? null)]);
+    history = jobs.points.filter((p) => p.per_minute !== undefined).map((p) => [
+      Math.floor(Date.parse(p.at) / 1000), p.per_minute, p.error_percent ?? 0, p.p50_ms ?? null, p.p95_ms ?? null]);
+    drawCalls();
   } catch (error) {
     showError(error);
   }
