@@ -15,6 +15,7 @@ import redis as redis_lib
 
 from config import load_settings
 from models import ALL_MODELS, bind_encryption_key, db, open_database
+from models.log_sink import log_sink
 from models.migrate import upgrade
 from config import secret
 
@@ -31,6 +32,14 @@ def postgres_available() -> bool:
         return True
     except psycopg2.OperationalError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _log_sink_written_in_its_test():
+    """The log entries a test emitted (the audit of its requests) are written before the next test binds
+    its own database: the sink's thread writes to whatever database is bound when its batch is due."""
+    yield
+    log_sink.flush(5)
 
 
 @pytest.fixture(scope="session")
