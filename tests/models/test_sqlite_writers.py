@@ -20,37 +20,40 @@ from tests.models.test_storage import roll_back_to_before
 ALL_MIGRATIONS = sorted(path.stem for path in MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
 
 
-def other_writer(path: str):
-    """A second connection (as another process's) that tries one log entry insert without waiting:
-    returns True when it was written, False when a transaction of ours held the write lock."""
-    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+class OtherWriter:
+    """A second connection (as another process's) that tries one log entry insert without waiting."""
 
-    def write() -> bool:
+    def __init__(self, path: str):
+        self.connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    def write(self) -> bool:
+        """True when the entry was written, False when a transaction of ours held the write lock."""
         try:
-            connection.execute("INSERT INTO log_entry (category, level, source, message, created_at) "
-                               "VALUES ('system', 'INFO', 'test', 'interloper', ?)", (str(utcnow()),))
+            self.connection.execute("INSERT INTO log_entry (category, level, source, message, created_at) "
+                                    "VALUES ('system', 'INFO', 'test', 'interloper', ?)", (str(utcnow()),))
             return True
         except sqlite3.OperationalError as error:
             assert "locked" in str(error)
             return False
-    write.close = connection.close
-    return write
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def test_given_a_transaction_that_reads_first_when_another_connection_commits_then_its_write_succeeds(database):
     # Given a transaction that has read (its snapshot taken)
-    write_elsewhere = other_writer(database.database)
+    other = OtherWriter(database.database)
     try:
         with db.atomic():
             assert Tool.select().count() == 0
             # When another connection writes meanwhile
-            written_meanwhile = write_elsewhere()
+            written_meanwhile = other.write()
             # Then this transaction's own write is not refused: the other writer waited for it instead
             Tool.create(name="after-read", transport="stdio", command="uvx")
         assert not written_meanwhile
-        assert write_elsewhere()
+        assert other.write()
     finally:
-        write_elsewhere.close()
+        other.close()
     assert Tool.select().count() == 1
     assert LogEntry.select().where(LogEntry.message == "interloper").count() == 1
 
@@ -59,12 +62,12 @@ def test_given_a_log_entry_written_during_a_migration_that_reads_first_then_the_
     # Given a database where 002_tool_scope_ids (it reads the keys, then writes) and later ones are pending,
     # and another writer (a log sink) that writes a log entry once that migration has read
     roll_back_to_before(database, "002_tool_scope_ids")
-    write_elsewhere = other_writer(database.database)
+    other = OtherWriter(database.database)
     attempts = []
 
     def on_statement(sql: str) -> None:
         if sql.startswith("SELECT id, tool_scope FROM api_key"):
-            attempts.append(write_elsewhere())
+            attempts.append(other.write())
 
     database.connection().set_trace_callback(on_statement)
     try:
@@ -77,9 +80,9 @@ def test_given_a_log_entry_written_during_a_migration_that_reads_first_then_the_
     try:
         assert attempts == [False]
         assert applied == ALL_MIGRATIONS[1:]
-        assert write_elsewhere()
+        assert other.write()
     finally:
-        write_elsewhere.close()
+        other.close()
     assert [name for (name,) in database.execute_sql("SELECT name FROM migratehistory ORDER BY id")] == ALL_MIGRATIONS
 
 
