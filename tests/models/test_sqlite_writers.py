@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-
 from models import LogEntry, Tool, db, open_database, utcnow
 from models.migrate import MIGRATIONS_DIR, upgrade
 from tests.harness import ROOT
