@@ -7,7 +7,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -q
+# Two test processes (pytest-xdist), a module's tests in one of them: each has its own Redis namespace,
+# PostgreSQL database and temporary directory (tests/conftest.py), and most of a test's time is spent waiting
+# for the processes it started. `PYTEST_ARGS=-q` (or plain `pytest`) runs them one at a time.
+PYTEST_ARGS ?= -q -n 2 --dist loadfile
 BENCH_ARGS ?=
 PROXY_BENCH_ARGS ?=
 

@@ -17,6 +17,10 @@ from config.files import ensure_private_dir, ensure_private_file
 db = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+# Transactions (`atomic()`) take the write lock when they begin. A DEFERRED one that reads, then writes
+# after another connection committed (every process's log sink writes), gets SQLITE_BUSY at once in WAL
+# mode: its snapshot is stale and the busy timeout does not apply. IMMEDIATE waits (busy_timeout) instead.
+SQLITE_LOCK_TYPE = "IMMEDIATE"
 
 
 class ReconnectingPostgresqlDatabase(ReconnectMixin, PooledPostgresqlDatabase):
@@ -53,9 +57,8 @@ def open_database(url: str, pool_size: int = 10) -> peewee.Database:
             for file in (path, f"{path}-wal", f"{path}-shm"):
                 if file == path or Path(file).exists():
                     ensure_private_file(file)
-        # BEGIN IMMEDIATE: a transaction that reads then writes would otherwise fail at once ("database is
-        # locked", busy_timeout or not) when another connection committed in between (WAL snapshots).
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, lock_type="IMMEDIATE")
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+                                     lock_type=SQLITE_LOCK_TYPE)
     parsed = urlparse(url)
     return ReconnectingPostgresqlDatabase(
         parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import peewee
@@ -28,18 +29,22 @@ def upgrade(database: peewee.Database) -> list[str]:
     return pending
 
 
-class _migration_lock:
-    """Serialise migrators: an advisory lock on PostgreSQL, an immediate transaction on SQLite is not
-    enough (peewee-migrate commits per migration), so SQLite relies on its busy timeout + `diff` recheck."""
-
-    def __init__(self, database: peewee.Database):
-        self.database = database
-        self.postgres = isinstance(database, peewee.PostgresqlDatabase)
-
-    def __enter__(self):
-        if self.postgres:
-            self.database.execute_sql("SELECT pg_advisory_lock(7140101)")
-
-    def __exit__(self, *exc):
-        if self.postgres:
-            self.database.execute_sql("SELECT pg_advisory_unlock(7140101)")
+@contextmanager
+def _migration_lock(database: peewee.Database):
+    """Serialise migrators (several processes start at once): an advisory lock on PostgreSQL; on SQLite
+    one IMMEDIATE transaction around the re-check and every migration (peewee-migrate's per-migration
+    transactions nest in it, so nothing commits before the end). It holds the write lock from its first
+    statement: a log sink's insert waits for it instead of making a migration that read before it writes
+    fail at once with "database is locked", and a second migrator finds nothing left to do."""
+    if isinstance(database, peewee.SqliteDatabase):
+        with database.transaction(lock_type="IMMEDIATE"):
+            yield
+        return
+    postgres = isinstance(database, peewee.PostgresqlDatabase)
+    if postgres:
+        database.execute_sql("SELECT pg_advisory_lock(7140101)")
+    try:
+        yield
+    finally:
+        if postgres:
+            database.execute_sql("SELECT pg_advisory_unlock(7140101)")

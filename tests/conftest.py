@@ -15,6 +15,7 @@ import redis as redis_lib
 
 from config import load_settings
 from models import ALL_MODELS, bind_encryption_key, db, open_database
+from models.log_sink import log_sink
 from models.migrate import upgrade
 from config import secret
 
@@ -33,6 +34,14 @@ def postgres_available() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _log_sink_written_in_its_test():
+    """The log entries a test emitted (the audit of its requests) are written before the next test binds
+    its own database: the sink's thread writes to whatever database is bound when its batch is due."""
+    yield
+    log_sink.flush(5)
+
+
 @pytest.fixture(scope="session")
 def redis_namespace():
     """A key prefix of this test run on the shared Redis; every key under it is deleted at the end."""
@@ -43,16 +52,30 @@ def redis_namespace():
         client.delete(key)
 
 
+def settings_in(data_dir, redis_namespace: str, **overrides):
+    """Settings with that data dir and a new key namespace under the run's, SQLite unless told otherwise."""
+    namespace = f"{redis_namespace}{uuid.uuid4().hex[:6]}"
+    values = {"app.env": "test", "app.data_dir": str(data_dir), "redis.url": REDIS_URL,
+              "redis.namespace": namespace, "rate_limits.management": "100000 per minute"}
+    values.update(overrides)
+    return load_settings(environ={}, overrides=values)
+
+
 @pytest.fixture
 def make_settings(tmp_path, redis_namespace):
     """Settings for a test: its own data dir and key namespace, SQLite unless told otherwise."""
-    def make(**overrides):
-        namespace = f"{redis_namespace}{uuid.uuid4().hex[:6]}"
-        values = {"app.env": "test", "app.data_dir": str(tmp_path / "data"), "redis.url": REDIS_URL,
-                  "redis.namespace": namespace, "rate_limits.management": "100000 per minute"}
-        values.update(overrides)
-        return load_settings(environ={}, overrides=values)
-    return make
+    return lambda **overrides: settings_in(tmp_path / "data", redis_namespace, **overrides)
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory, redis_namespace):
+    """Settings shared by the tests of one module, its database migrated and bound: for a module whose tests
+    share processes that are slow to start (a worker and its tools) because they cannot disturb each other.
+    Such a module overrides `settings` with these and uses no `database` (that one empties the tables)."""
+    settings = settings_in(tmp_path_factory.mktemp("module") / "data", redis_namespace)
+    database = bind_fresh_database(settings)
+    yield settings
+    database.close()
 
 
 @pytest.fixture

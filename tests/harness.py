@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -71,10 +72,36 @@ class WorkerProcess:
                 self.process.wait()
 
 
+# Ports for the test's servers come from below Linux's ephemeral range (32768-60999), where no outgoing
+# connection takes its local port between free_port() and the server's bind, and from a band of their own
+# for each pytest-xdist process, so that two test processes never hand out the same port.
+PORT_RANGE = (20000, 32768)
+_handed_out: set[int] = set()  # not twice in one process: two calls in a row get two ports
+
+
+def _port_band() -> range:
+    low, high = PORT_RANGE
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    width = (high - low) // count
+    return range(low + index * width, low + (index + 1) * width)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing is bound to now, for a server the test is about to start."""
+    band = _port_band()
+    for _ in range(200):
+        port = random.choice(band)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {band}")
 
 
 def listening(port: int) -> bool:

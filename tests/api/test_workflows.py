@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -109,14 +108,15 @@ def test_given_a_call_job_when_started_as_a_workflow_then_409(client, operator, 
     assert client.post(f"{TASKS}/{call.json['task_id']}/start", headers=operator).status_code == 409
 
 
-def test_given_a_running_workflow_when_stopped_then_cancelled_with_its_step(client, operator, admin, worker):
-    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py"))
+def test_given_a_running_workflow_when_stopped_then_cancelled_with_its_step(client, operator, admin, worker, tmp_path):
+    calls = tmp_path / "calls.txt"  # the echo server writes each call's name when it begins
+    tool = create_tool(client, admin, **stdio_body("echo", "echo_server.py", env={"ECHO_CALLS_FILE": str(calls)}))
     client.post(f"/api/v1/tools/{tool['id']}/start?wait=true", headers=admin)
     workflow_id = client.post(TASKS, headers=operator, json={"name": "stuck", "definition": {"steps": [
         {"id": "wait", "tool": "echo", "call": "hang"},
         {"id": "after", "tool": "echo", "call": "echo", "arguments": {"text": "never"}}]}}).json["id"]
     run_id = client.post(f"{TASKS}/{workflow_id}/start", headers=operator).json["task_id"]
-    time.sleep(1)  # the hang step is running by now
+    wait_for(lambda: calls.exists() and "hang" in calls.read_text())  # the hang step is running
 
     assert client.post(f"{TASKS}/{workflow_id}/stop", headers=operator).status_code == 202
 

@@ -3,21 +3,44 @@ the answer goes back through Redis (jobs.input_requests), for a handshake-era se
 requests) and a 2026-era one (InputRequiredResult, retried by the SDK's Client) alike."""
 import pytest
 
-from jobs import Job, input_requests, stream
+from jobs import Job, JobClient, input_requests, stream
 from jobs.events import is_final, is_input_request
-from tests.harness import make_stdio_tool
+from jobs.connection import redis_client
+from tests.harness import WorkerProcess, make_stdio_tool
 
 ERAS = {"handshake": ["--legacy"], "2026": []}
 
 
+@pytest.fixture(scope="module")
+def asking_tools(module_settings):
+    """One worker and a running asking_server.py of each era, shared by this module's tests: each test
+    makes its own calls (its own job, questions and answers), none stops or breaks the tool."""
+    worker = WorkerProcess(module_settings)
+    try:
+        worker.wait_ready()
+        jobs = JobClient.from_settings(module_settings, redis_client(module_settings))
+        tools = {}
+        for era, extra_args in ERAS.items():
+            tool = make_stdio_tool(f"asking-{era}", "asking_server.py")
+            tool.args = [*tool.args, *extra_args]
+            tool.save()
+            start = Job(kind="start", tool_id=tool.id)
+            jobs.submit(start)
+            assert jobs.wait(start.id, 30)["status"] == "succeeded"
+            tools[era] = tool
+        yield tools
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def settings(module_settings):
+    return module_settings
+
+
 @pytest.fixture(params=sorted(ERAS))
-def asking_tool(request, start_worker, run_job):
-    start_worker()
-    tool = make_stdio_tool(f"asking-{request.param}", "asking_server.py")
-    tool.args = [*tool.args, *ERAS[request.param]]
-    tool.save()
-    assert run_job("start", tool.id)["status"] == "succeeded"
-    return tool
+def asking_tool(request, asking_tools):
+    return asking_tools[request.param]
 
 
 def first_question(jobs, settings, job_id) -> dict:
