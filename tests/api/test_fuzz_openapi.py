@@ -54,6 +54,7 @@ BEYOND_THE_DOCUMENT = {
     "current password is incorrect": "a credential, not a shape",
     "Not a valid token.": "a refresh token only the API issues",
     "not one of your refresh tokens": "a refresh token only the API issues",
+    "the tool source needs a tool_id": "source=tool needs tool_id: a rule across two parameters",
 }
 EXCLUDED_CHECKS = (ignored_auth,)  # it assumes generated credentials are invalid: each role sends real ones
 
@@ -234,8 +235,11 @@ def test_given_links_from_creating_answers_then_a_stateful_run_reaches_the_opera
                     if not beyond_the_document(failure, response):
                         run.record(case, "admin", type(failure).__name__, f"{response.status_code} {response.text[:300]}")
 
+    # Derandomized: the same scenarios each run, so that how far they reach is a fact of the document's
+    # links, not of the draw (random draws reached 4 to 10 of the 28).
     AsAnAdmin.run(settings=hypothesis_settings(max_examples=40, stateful_step_count=6, deadline=None, database=None,
-                                                phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
+                                                derandomize=True, phases=[Phase.generate],
+                                                suppress_health_check=list(HealthCheck)))
 
     behind_ids = sorted(label for label in run.reached if any(parameter in label for parameter in ID_PARAMETERS))
     print(run.report(), f"\noperations taking an id answered beyond 401/403/404: {len(behind_ids)}", *behind_ids,

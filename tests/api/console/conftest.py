@@ -42,9 +42,13 @@ class Console:
         return self.url + path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium of the machine (Playwright's own browser builds are not used)."""
+    """A headless Chromium of the machine (Playwright's own browser builds are not used).
+
+    One per test module, not per session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is started, and its browser's helper processes come and go; the next module run by the
+    same pytest process (asyncio.run, anyio, a process census) must find neither."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian) to run the browser tests")
     missing = [name for name in VENDOR_FILES if not (VENDOR_DIR / name).is_file()]
