@@ -11,6 +11,7 @@ from jobs.events import ErrorType, JobError
 from jobs.job import Job
 from models.backups import BackupError, BackupRefused, NoSuchBackup
 from models.dumps import create_backup, restore_backup
+from models import Task
 from models.base import utcnow
 from models.retention import run_retention
 from models.rollups import roll_up_samples
@@ -27,7 +28,13 @@ def backup(job: Job, runtime: WorkerRuntime) -> dict:
 
 
 def restore(job: Job, runtime: WorkerRuntime) -> dict:
-    return restore_backup(runtime.settings, job.args.get("name"))
+    """The backup predates this restore's own task row: it is put back at once, so that whoever follows
+    the task (GET /tasks/{id}) sees it running, not gone, until its outcome is written."""
+    own_row = Task.get_or_none(Task.id == job.id)
+    restored = restore_backup(runtime.settings, job.args.get("name"))
+    if own_row is not None:
+        Task.insert(own_row.__data__).on_conflict_ignore().execute()
+    return restored
 
 
 def retention(job: Job, runtime: WorkerRuntime) -> dict:
