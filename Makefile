@@ -10,7 +10,10 @@ BIN := $(VENV)/bin
 # Two test processes (pytest-xdist), a module's tests in one of them: each has its own Redis namespace,
 # PostgreSQL database and temporary directory (tests/conftest.py), and most of a test's time is spent waiting
 # for the processes it started. `PYTEST_ARGS=-q` (or plain `pytest`) runs them one at a time.
-PYTEST_ARGS ?= -q -n 2 --dist loadfile
+# A failed test runs once more (pytest-rerunfailures): the suite starts real processes on a loaded 2-core
+# machine, where a start-up deadline can be missed; a rerun is listed as R / RERUN in the summary, and a
+# test that fails twice fails the run.
+PYTEST_ARGS ?= -q -n 2 --dist loadfile --reruns 1 --reruns-delay 1
 BENCH_ARGS ?=
 PROXY_BENCH_ARGS ?=
 

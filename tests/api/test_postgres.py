@@ -142,6 +142,8 @@ def test_given_the_api_and_a_worker_on_postgres_when_a_backup_is_restored_then_d
     # Then the tool is back, the later one gone, and the API answered throughout (or said 503)
     assert restored.status_code == 200 and restored.json()["result"] == {
         "restored": backup["name"], "engine": "postgresql"}, restored.text
-    assert [tool["name"] for tool in api.get("/tools", headers=admin).json()["items"]] == ["kept"]
+    listed = api.get("/tools", headers=admin)
+    assert listed.status_code == 200, listed.text
+    assert [tool["name"] for tool in listed.json()["items"]] == ["kept"]
     assert statuses and set(statuses) <= {200, 503}, statuses
     assert api.post("/auth/login", json={"username": "root", "password": PASSWORD}).status_code == 200
