@@ -1,6 +1,7 @@
 """The Makefile's `run` as a user meets it, with honcho replaced by a stand-in that reports what it ran."""
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.harness import ROOT
@@ -39,3 +40,19 @@ def test_given_make_run_when_a_process_fails_then_make_reports_the_error(tmp_pat
     result = run_make(tmp_path, start_exit=1)
 
     assert result.returncode != 0 and "Error 1" in result.stderr
+
+
+def test_given_honchos_per_process_port_when_the_procfiles_web_line_runs_then_server_port_applies(tmp_path):
+    # Given the web line of the Procfile, and the PORT honcho gives its second process (5000 + 100)
+    web = next(line.split(":", 1)[1].strip() for line in (ROOT / "Procfile").read_text().splitlines()
+               if line.startswith("web:"))
+    prefix = web[:web.index("python")]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MCPS_")}, "PORT": "5100",
+           "PYTHONPATH": str(ROOT)}
+    read_port = f"{sys.executable} -c \"from config import load_settings; print(load_settings().server.port)\""
+
+    # When that line's command reads the settings
+    port = subprocess.run(f"{prefix}{read_port}", shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    # Then the web process listens on server.port (the README's 8000), not on honcho's PORT
+    assert port.stdout.strip() == "8000", port.stderr
